@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/codec.h"
+#include "common/macro.h"
+
+static const char hexdigits[] = "0123456789abcdef";
+
+void hex_encode_buf(const void *p, size_t n, char *out) {
+        const uint8_t *b = p;
+
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = hexdigits[b[i] >> 4];
+                out[2 * i + 1] = hexdigits[b[i] & 0xf];
+        }
+        out[2 * n] = '\0';
+}
+
+int hex_encode(const void *p, size_t n, char **ret) {
+        size_t sz;
+        char *s;
+
+        if (__builtin_mul_overflow(n, 2, &sz) || __builtin_add_overflow(sz, 1, &sz))
+                return -E2BIG;
+        s = malloc(sz);
+        if (!s)
+                return -ENOMEM;
+        hex_encode_buf(p, n, s);
+        *ret = s;
+        return 0;
+}
+
+static int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EBADMSG;
+}
+
+static int hex_decode_into(const char *s, size_t len, uint8_t *out) {
+        for (size_t i = 0; i < len / 2; i++) {
+                int hi = unhexchar(s[2 * i]), lo = unhexchar(s[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return -EBADMSG;
+                out[i] = (uint8_t) (hi << 4 | lo);
+        }
+        return 0;
+}
+
+int hex_decode(const char *s, size_t len, size_t max_size, uint8_t **ret, size_t *ret_size) {
+        _cleanup_(freep) uint8_t *buf = NULL;
+        int r;
+
+        if (len % 2 != 0)
+                return -EBADMSG;
+        if (len / 2 > max_size)
+                return -E2BIG;
+        buf = malloc(len / 2 + 1);
+        if (!buf)
+                return -ENOMEM;
+        r = hex_decode_into(s, len, buf);
+        if (r < 0)
+                return r;
+        buf[len / 2] = 0;
+        *ret_size = len / 2;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int hex_decode_exact(const char *s, void *out, size_t n) {
+        uint8_t tmp[256];
+
+        if (!s || strlen(s) != 2 * n)
+                return -EBADMSG;
+        if (n <= sizeof(tmp)) {
+                /* Decode into a scratch buffer so out is untouched on failure. */
+                if (hex_decode_into(s, 2 * n, tmp) < 0)
+                        return -EBADMSG;
+                memcpy(out, tmp, n);
+                return 0;
+        }
+        return -E2BIG;
+}
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int base64url_encode(const void *p, size_t n, char **ret) {
+        const uint8_t *b = p;
+        size_t sz, o = 0;
+        char *s;
+
+        if (n > (SIZE_MAX - 4) / 4 * 3)
+                return -E2BIG;
+        sz = (n + 2) / 3 * 4 + 1;
+        s = malloc(sz);
+        if (!s)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t) b[i] << 16;
+                size_t rem = n - i;
+
+                if (rem > 1)
+                        v |= (uint32_t) b[i + 1] << 8;
+                if (rem > 2)
+                        v |= b[i + 2];
+                s[o++] = b64url[(v >> 18) & 63];
+                s[o++] = b64url[(v >> 12) & 63];
+                if (rem > 1)
+                        s[o++] = b64url[(v >> 6) & 63];
+                if (rem > 2)
+                        s[o++] = b64url[v & 63];
+        }
+        s[o] = '\0';
+        *ret = s;
+        return 0;
+}
+
+static int unb64char(char c) {
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '-' || c == '+')
+                return 62;
+        if (c == '_' || c == '/')
+                return 63;
+        return -EBADMSG;
+}
+
+int base64url_decode(const char *s, size_t len, size_t max_size, uint8_t **ret, size_t *ret_size) {
+        _cleanup_(freep) uint8_t *buf = NULL;
+        size_t o = 0, out_size;
+        uint32_t acc = 0;
+        int bits = 0;
+
+        /* Strip up to two '=' of padding, and only when the padded length is a multiple of 4. */
+        if (len > 0 && s[len - 1] == '=') {
+                if (len % 4 != 0)
+                        return -EBADMSG;
+                len--;
+                if (len > 0 && s[len - 1] == '=')
+                        len--;
+        }
+        if (len % 4 == 1)
+                return -EBADMSG;
+        out_size = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+        if (out_size > max_size)
+                return -E2BIG;
+        buf = malloc(out_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < len; i++) {
+                int v = unb64char(s[i]);
+                if (v < 0)
+                        return -EBADMSG;
+                acc = acc << 6 | (uint32_t) v;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        buf[o++] = (uint8_t) (acc >> bits);
+                }
+        }
+        /* Leftover bits must be zero (canonical encoding). */
+        if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+                return -EBADMSG;
+        buf[o] = 0;
+        *ret_size = o;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
