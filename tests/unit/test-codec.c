@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/codec.h"
+#include "common/json-util.h"
+#include "common/secret.h"
+#include "common/strutil.h"
+#include "common/time-util.h"
+#include "tests/unit/test-util.h"
+
+static void test_hex(void **state) {
+        uint8_t *out = NULL, b[3];
+        size_t n;
+        char *s = NULL;
+
+        assert_int_equal(hex_encode("\x01\xab\xff", 3, &s), 0);
+        assert_string_equal(s, "01abff");
+        free(s);
+        assert_int_equal(hex_decode("01ABff", 6, 16, &out, &n), 0);
+        assert_int_equal(n, 3);
+        assert_memory_equal(out, "\x01\xab\xff", 3);
+        free(out);
+        out = NULL;
+        assert_int_equal(hex_decode("01a", 3, 16, &out, &n), -EBADMSG);
+        assert_int_equal(hex_decode("0g", 2, 16, &out, &n), -EBADMSG);
+        assert_int_equal(hex_decode("0102", 4, 1, &out, &n), -E2BIG);
+        assert_null(out);
+        memset(b, 7, sizeof(b));
+        assert_int_equal(hex_decode_exact("0102zz", b, 3), -EBADMSG);
+        assert_int_equal(b[0], 7); /* untouched on failure */
+        assert_int_equal(hex_decode_exact("010203", b, 3), 0);
+        assert_int_equal(b[2], 3);
+        assert_int_equal(hex_decode_exact("0102", b, 3), -EBADMSG);
+}
+
+/* RFC 4648 §10 vectors, in the URL-safe alphabet without padding. */
+static void test_base64url(void **state) {
+        static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+        static const char *const enc[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+        uint8_t *out;
+        size_t n;
+        char *s;
+
+        for (size_t i = 0; i < ELEMENTSOF(plain); i++) {
+                assert_int_equal(base64url_encode(plain[i], strlen(plain[i]), &s), 0);
+                assert_string_equal(s, enc[i]);
+                free(s);
+                assert_int_equal(base64url_decode(enc[i], strlen(enc[i]), 64, &out, &n), 0);
+                assert_int_equal(n, strlen(plain[i]));
+                assert_memory_equal(out, plain[i], n);
+                free(out);
+        }
+        assert_int_equal(base64url_decode("Zm8=", 4, 64, &out, &n), 0);
+        free(out);
+        assert_int_equal(base64url_decode("-_8", 3, 64, &out, &n), 0);
+        assert_memory_equal(out, "\xfb\xff", 2);
+        free(out);
+        assert_int_equal(base64url_decode("Zm9v!", 5, 64, &out, &n), -EBADMSG);
+        assert_int_equal(base64url_decode("Z", 1, 64, &out, &n), -EBADMSG);
+        assert_int_equal(base64url_decode("Zm8", 3, 64, &out, &n), 0); /* "fo" */
+        free(out);
+        assert_int_equal(base64url_decode("Zm9=", 4, 64, &out, &n), -EBADMSG); /* non-canonical */
+        assert_int_equal(base64url_decode("Zm9vYmFy", 8, 5, &out, &n), -E2BIG);
+}
+
+static void test_json_caps(void **state) {
+        json_object *o = NULL;
+        char deep[200];
+
+        assert_int_equal(json_parse_capped("{\"a\": 1}", 8, 64, 4, &o), 0);
+        json_object_put(o);
+        assert_int_equal(json_parse_capped("{\"a\": 1}", 8, 7, 4, &o), -E2BIG);
+        assert_int_equal(json_parse_capped("{\"a\": 1} x", 10, 64, 4, &o), -EBADMSG);
+        assert_int_equal(json_parse_capped("{\"a\": 1} ", 9, 64, 4, &o), 0);
+        json_object_put(o);
+        assert_int_equal(json_parse_capped("{\"a\":\0}", 7, 64, 4, &o), -EBADMSG);
+        assert_int_equal(json_parse_capped("[1,]", 4, 64, 4, &o), -EBADMSG);
+        memset(deep, '[', 100);
+        memset(deep + 100, ']', 100);
+        assert_int_equal(json_parse_capped(deep, 200, 1024, 32, &o), -EBADMSG);
+}
+
+static void test_strutil_time(void **state) {
+        uint32_t u32;
+        uint64_t u64;
+        time_t t;
+
+        assert_int_equal(safe_atou32("42", &u32), 0);
+        assert_int_equal(u32, 42);
+        assert_int_equal(safe_atou32("0x1F", &u32), 0);
+        assert_int_equal(u32, 31);
+        assert_int_equal(safe_atou32("4294967296", &u32), -ERANGE);
+        assert_int_equal(safe_atou32("-1", &u32), -EINVAL);
+        assert_int_equal(safe_atou32(" 1", &u32), -EINVAL);
+        assert_int_equal(safe_atou32("", &u32), -EINVAL);
+        assert_int_equal(safe_atou64("18446744073709551616", &u64), -ERANGE);
+
+        assert_int_equal(parse_rfc3339("1970-01-01T00:00:00Z", &t), 0);
+        assert_int_equal(t, 0);
+        assert_int_equal(parse_rfc3339("2024-12-31T00:27:14Z", &t), 0);
+        assert_int_equal(t, 1735604834);
+        assert_int_equal(parse_rfc3339("2024-12-31T01:27:14.123+01:00", &t), 0);
+        assert_int_equal(t, 1735604834);
+        assert_int_equal(parse_rfc3339("2024-02-29T00:00:00Z", &t), 0);
+        assert_int_equal(parse_rfc3339("2023-02-29T00:00:00Z", &t), -EINVAL);
+        assert_int_equal(parse_rfc3339("2024-12-31", &t), -EINVAL);
+        assert_int_equal(parse_rfc3339("2024-12-31T00:00:00", &t), -EINVAL);
+        assert_int_equal(parse_rfc3339("@1735604834", &t), 0);
+        assert_int_equal(t, 1735604834);
+}
+
+static void test_secret(void **state) {
+        Secret *s = NULL;
+
+        assert_int_equal(secret_new(32, &s), 0);
+        assert_int_equal(s->size, 32);
+        assert_true(s->capacity >= 32);
+        assert_true(memeqzero(s->data, s->capacity));
+        memset(s->data, 0x5A, s->size);
+        s = secret_free(s);
+        assert_null(s);
+        assert_null(secret_free(NULL));
+        assert_int_equal(secret_new(0, &s), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_hex),
+                cmocka_unit_test(test_base64url),
+                cmocka_unit_test(test_json_caps),
+                cmocka_unit_test(test_strutil_time),
+                cmocka_unit_test(test_secret),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
