@@ -217,7 +217,7 @@ int check_snp_main(int argc, char **argv) {
 
         r = load_file(report_path, "report", &raw, &raw_size);
         if (r < 0)
-                return r == -EFBIG ? EXIT_MALFORMED : EXIT_UNAVAILABLE;
+                return r == -EFBIG ? EXIT_MALFORMED : EXIT_USAGE;
         report_bytes = raw;
         /* An Azure HCL report ("HCLA" header) carries the SNP report at 0x20. */
         if (raw_size >= HCL_REPORT_OFFSET + SNP_REPORT_SIZE && memcmp(raw, "HCLA", 4) == 0) {
@@ -250,7 +250,7 @@ int check_snp_main(int argc, char **argv) {
                 size_t size;
 
                 if (load_file(roots[i], "root", &buf, &size) < 0)
-                        return EXIT_UNAVAILABLE;
+                        return EXIT_USAGE;
                 r = snp_trust_add(trust, buf, size, &d);
                 if (r < 0) {
                         log_error("--root %s: %s", roots[i], diag_text(&d, strerror(-r)));
@@ -263,6 +263,10 @@ int check_snp_main(int argc, char **argv) {
                 return EXIT_INTERNAL;
         if (certs_path) {
                 r = load_certs(certs_path, &in, &d);
+                if (r == -ENOENT) { /* unreadable file, already said why */
+                        inputs_done(&in);
+                        return EXIT_USAGE;
+                }
                 if (r < 0)
                         goto verdict_in;
         }
@@ -273,7 +277,7 @@ int check_snp_main(int argc, char **argv) {
 
                 if (load_file(cert_path, "certificate", &buf, &size) < 0) {
                         inputs_done(&in);
-                        return EXIT_UNAVAILABLE;
+                        return EXIT_USAGE;
                 }
                 r = x509_parse_bundle(buf, size, &sk);
                 if (r < 0) {
@@ -303,7 +307,7 @@ int check_snp_main(int argc, char **argv) {
                 in.crl = NULL;
                 if (load_file(crl_path, "CRL", &buf, &size) < 0) {
                         inputs_done(&in);
-                        return EXIT_UNAVAILABLE;
+                        return EXIT_USAGE;
                 }
                 r = x509_crl_parse(buf, size, &in.crl);
                 if (r < 0) {
