@@ -6,20 +6,10 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 
-int read_full_file(const char *path, size_t max_size, uint8_t **ret, size_t *ret_size) {
-        _cleanup_(closep) int fd = -EBADF;
+int read_full_fd(int fd, size_t max_size, uint8_t **ret, size_t *ret_size) {
         _cleanup_(freep) uint8_t *buf = NULL;
         size_t have = 0, cap = 0;
-        int rfd;
 
-        if (streq(path, "-"))
-                rfd = STDIN_FILENO;
-        else {
-                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0)
-                        return -errno;
-                rfd = fd;
-        }
         for (;;) {
                 ssize_t n;
 
@@ -38,7 +28,7 @@ int read_full_file(const char *path, size_t max_size, uint8_t **ret, size_t *ret
                         buf = nbuf;
                         cap = ncap;
                 }
-                n = read(rfd, buf + have, cap - have);
+                n = read(fd, buf + have, cap - have);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -59,6 +49,17 @@ int read_full_file(const char *path, size_t max_size, uint8_t **ret, size_t *ret
         *ret_size = have;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int read_full_file(const char *path, size_t max_size, uint8_t **ret, size_t *ret_size) {
+        _cleanup_(closep) int fd = -EBADF;
+
+        if (streq(path, "-"))
+                return read_full_fd(STDIN_FILENO, max_size, ret, ret_size);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_full_fd(fd, max_size, ret, ret_size);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t size) {

@@ -10,6 +10,8 @@
  * free(). Returns -errno from open/read. Never logs.
  */
 int read_full_file(const char *path, size_t max_size, uint8_t **ret, size_t *ret_size);
+/* [io] The same for an open file descriptor, read to its end. */
+int read_full_fd(int fd, size_t max_size, uint8_t **ret, size_t *ret_size);
 
 /* [io] Writes data to path atomically (temporary file + rename), mode 0644, or to stdout for "-". */
 int write_file_atomic(const char *path, const void *data, size_t size);

@@ -14,6 +14,7 @@
 
 #include "common/byte-reader.h"
 #include "common/diag.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/strutil.h"
 #include "snp/snp-report.h"
@@ -83,32 +84,11 @@ const char *snp_fw_error_to_string(uint32_t code) {
 
 static int tsm_read(int dirfd, const char *name, size_t max, uint8_t **ret, size_t *ret_size) {
         _cleanup_(closep) int fd = -EBADF;
-        _cleanup_(freep) uint8_t *buf = NULL;
-        size_t have = 0;
 
         fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        buf = malloc(max + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n = read(fd, buf + have, max + 1 - have);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                have += (size_t) n;
-                if (have > max)
-                        return -EFBIG;
-        }
-        buf[have] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = have;
-        return 0;
+        return read_full_fd(fd, max, ret, ret_size);
 }
 
 static int tsm_read_u64(int dirfd, const char *name, uint64_t *ret) {
