@@ -138,10 +138,14 @@ int snp_report_parse(const uint8_t *buf, size_t size, SnpReport *ret, struct Dia
         /* SIGNATURE: R and S are 72-byte little-endian fields of which P-384 uses the low 48. */
         READ_OR_FAIL(br_copy(&r, rep.sig_r, 72), "SIGNATURE R", 0x2A0);
         READ_OR_FAIL(br_copy(&r, rep.sig_s, 72), "SIGNATURE S", 0x2E8);
-        if (!memeqzero(rep.sig_r + 48, 24) || !memeqzero(rep.sig_s + 48, 24))
+        if (!memeqzero(rep.sig_r + 48, 24))
                 return diag_set(d, -EBADMSG,
-                                "SNP report: SIGNATURE at 0x2A0 has bytes set above the 48 that "
-                                "P-384 uses");
+                                "SNP report: SIGNATURE R at 0x2A0 has bytes set above the 48 that "
+                                "P-384 uses (0x2D0..0x2E7)");
+        if (!memeqzero(rep.sig_s + 48, 24))
+                return diag_set(d, -EBADMSG,
+                                "SNP report: SIGNATURE S at 0x2E8 has bytes set above the 48 that "
+                                "P-384 uses (0x318..0x32F)");
         ZERO_OR_FAIL(&r, 368, "after SIGNATURE S", 0x330);
         if (br_left(&r) != 0)
                 return diag_set(d, -EBADMSG, "SNP report: %zu trailing bytes", br_left(&r));

@@ -228,7 +228,8 @@ static int ext_hwid(const ASN1_OCTET_STRING *v, uint8_t *ret, size_t *ret_size) 
                 p += 2;
                 n -= 2;
         }
-        if (n != 64 && n != 8)
+        /* The length is checked against the product once the chain says which it is. */
+        if (n == 0 || n > 64)
                 return -EBADMSG;
         memcpy(ret, p, n);
         *ret_size = n;

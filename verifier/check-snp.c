@@ -19,6 +19,9 @@
 /* Largest input file: an Azure HCL report is 2600 bytes, certificate bundles a few KiB. */
 #define INPUT_MAX (256u * 1024u)
 #define HCL_REPORT_OFFSET 0x20u
+/* IGVM_REQUEST_DATA.report_type follows the 0x4A0-byte hardware report slot (azure-cvm.md). */
+#define HCL_REPORT_TYPE_OFFSET (HCL_REPORT_OFFSET + SNP_REPORT_SIZE + 8u)
+#define HCL_REPORT_TYPE_SNP 2u
 
 static void help(void) {
         printf("Usage: cvm-verifier check snp REPORT [OPTIONS]\n"
@@ -47,12 +50,14 @@ static void inputs_done(Inputs *in) {
         X509_CRL_free(in->crl);
 }
 
-static int load_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size) {
+/* -EFBIG (with a Diag) for a file over the cap: malformed input, exit 3. -ENOENT (logged) for a
+ * file that cannot be read: a usage error, exit 2. */
+static int load_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size,
+                     Diag *d) {
         int r = read_full_file(path, INPUT_MAX, ret, ret_size);
 
         if (r == -EFBIG)
-                return log_error_errno(-EFBIG, "%s %s: larger than %u bytes", what, path,
-                                       INPUT_MAX);
+                return diag_set(d, -EFBIG, "%s %s: larger than %u bytes", what, path, INPUT_MAX);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s %s: %m", what, path), -ENOENT;
         return 0;
@@ -73,11 +78,12 @@ static int push_all(STACK_OF(X509) *dst, STACK_OF(X509) *src) {
 static int load_certs(const char *path, Inputs *in, Diag *d) {
         _cleanup_(freep) uint8_t *buf = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *sk = NULL;
+        Diag table_diag = {};
         SnpCertTable t;
         size_t size;
         int r;
 
-        r = load_file(path, "certificates", &buf, &size);
+        r = load_file(path, "certificates", &buf, &size, d);
         if (r < 0)
                 return r;
         if (memmem(buf, size, "-----BEGIN", 10) || (size > 0 && buf[0] == 0x30)) {
@@ -87,9 +93,9 @@ static int load_certs(const char *path, Inputs *in, Diag *d) {
                                         "PEM/DER certificate", path);
                 return push_all(in->certs, sk);
         }
-        r = snp_cert_table_parse(buf, size, &t, d);
+        r = snp_cert_table_parse(buf, size, &t, &table_diag);
         if (r < 0)
-                return r;
+                return diag_set(d, r, "--certs %s: %s", path, table_diag.text);
         for (size_t i = 0; i < t.n_entries; i++) {
                 const SnpCertEntry *e = &t.entries[i];
 
@@ -215,20 +221,43 @@ int check_snp_main(int argc, char **argv) {
         }
         report_path = argv[optind];
 
-        r = load_file(report_path, "report", &raw, &raw_size);
-        if (r < 0)
-                return r == -EFBIG ? EXIT_MALFORMED : EXIT_USAGE;
+        doc = json_object_new_object();
+        if (!doc)
+                return EXIT_INTERNAL;
+        r = load_file(report_path, "report", &raw, &raw_size, &d);
+        if (r == -ENOENT)
+                return EXIT_USAGE;
+        if (r < 0) {
+                ret = EXIT_MALFORMED;
+                goto verdict;
+        }
         report_bytes = raw;
-        /* An Azure HCL report ("HCLA" header) carries the SNP report at 0x20. */
-        if (raw_size >= HCL_REPORT_OFFSET + SNP_REPORT_SIZE && memcmp(raw, "HCLA", 4) == 0) {
+        /* An Azure HCL report ("HCLA" header) carries the SNP report at 0x20, and after it a
+         * request-data header whose report_type (file offset 0x4C8) says which TEE wrote it. */
+        if (raw_size >= 4 && memcmp(raw, "HCLA", 4) == 0) {
+                uint32_t type;
+
+                if (raw_size < HCL_REPORT_TYPE_OFFSET + 4) {
+                        r = diag_set(&d, -EBADMSG, "HCL report: %zu bytes, too short to hold an SNP "
+                                     "report", raw_size);
+                        ret = EXIT_MALFORMED;
+                        goto verdict;
+                }
+                type = (uint32_t) raw[HCL_REPORT_TYPE_OFFSET] |
+                       (uint32_t) raw[HCL_REPORT_TYPE_OFFSET + 1] << 8 |
+                       (uint32_t) raw[HCL_REPORT_TYPE_OFFSET + 2] << 16 |
+                       (uint32_t) raw[HCL_REPORT_TYPE_OFFSET + 3] << 24;
+                if (type != HCL_REPORT_TYPE_SNP) {
+                        r = diag_set(&d, -EBADMSG, "HCL report: report_type at 0x4c8 is %u%s, not "
+                                     "2 (SEV-SNP)", type, type == 4 ? " (TDX)" : "");
+                        ret = EXIT_MALFORMED;
+                        goto verdict;
+                }
                 report_bytes = raw + HCL_REPORT_OFFSET;
                 raw_size = SNP_REPORT_SIZE;
                 hcl = true;
         }
 
-        doc = json_object_new_object();
-        if (!doc)
-                return EXIT_INTERNAL;
         r = snp_report_parse(report_bytes, raw_size, &rep, &d);
         if (r < 0) {
                 ret = EXIT_MALFORMED;
@@ -247,14 +276,18 @@ int check_snp_main(int argc, char **argv) {
                 return log_error_errno(r, "Cannot load the compiled-in AMD roots: %m"), EXIT_INTERNAL;
         for (size_t i = 0; i < n_roots; i++) {
                 _cleanup_(freep) uint8_t *buf = NULL;
+                Diag root_diag = {};
                 size_t size;
 
-                if (load_file(roots[i], "root", &buf, &size) < 0)
+                r = load_file(roots[i], "root", &buf, &size, &d);
+                if (r == -ENOENT)
                         return EXIT_USAGE;
-                r = snp_trust_add(trust, buf, size, &d);
+                if (r < 0)
+                        goto verdict_in;
+                r = snp_trust_add(trust, buf, size, &root_diag);
                 if (r < 0) {
-                        log_error("--root %s: %s", roots[i], diag_text(&d, strerror(-r)));
-                        return exit_code_from_errno(r);
+                        diag_set(&d, r, "--root %s: %s", roots[i], root_diag.text);
+                        goto verdict_in;
                 }
         }
 
@@ -275,10 +308,13 @@ int check_snp_main(int argc, char **argv) {
                 _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *sk = NULL;
                 size_t size;
 
-                if (load_file(cert_path, "certificate", &buf, &size) < 0) {
+                r = load_file(cert_path, "certificate", &buf, &size, &d);
+                if (r == -ENOENT) {
                         inputs_done(&in);
                         return EXIT_USAGE;
                 }
+                if (r < 0)
+                        goto verdict_in;
                 r = x509_parse_bundle(buf, size, &sk);
                 if (r < 0) {
                         r = diag_set(&d, -EBADMSG, "--cert %s: not a PEM or DER certificate",
@@ -305,10 +341,13 @@ int check_snp_main(int argc, char **argv) {
 
                 X509_CRL_free(in.crl);
                 in.crl = NULL;
-                if (load_file(crl_path, "CRL", &buf, &size) < 0) {
+                r = load_file(crl_path, "CRL", &buf, &size, &d);
+                if (r == -ENOENT) {
                         inputs_done(&in);
                         return EXIT_USAGE;
                 }
+                if (r < 0)
+                        goto verdict_in;
                 r = x509_crl_parse(buf, size, &in.crl);
                 if (r < 0) {
                         r = diag_set(&d, -EBADMSG, "--crl %s: not a DER or PEM CRL", crl_path);
