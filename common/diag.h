@@ -12,7 +12,7 @@
  * outer ones do not overwrite it.
  */
 typedef struct Diag {
-        char text[320];
+        char text[512];
 } Diag;
 
 /* Sets d->text unless it is NULL or already set; returns error (negative errno) for chaining. */

@@ -17,6 +17,7 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/strutil.h"
+#include "snp/snp-certs.h"
 #include "snp/snp-report.h"
 #include "snp/snp-source.h"
 
@@ -315,18 +316,71 @@ static int sev_guest_error(const char *path, const char *op, int err,
         }
 }
 
+/* The certificate buffer handed to the driver: page-aligned anonymous memory. */
+typedef struct CertsBuffer {
+        uint8_t *p;
+        size_t size;
+} CertsBuffer;
+
+static void certs_buffer_done(CertsBuffer *b) {
+        if (b->p)
+                (void) munmap(b->p, b->size);
+        *b = (CertsBuffer) {};
+}
+
+static int certs_buffer_alloc(CertsBuffer *b, size_t size) {
+        void *p;
+
+        certs_buffer_done(b);
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return -ENOMEM;
+        *b = (CertsBuffer) { .p = p, .size = size };
+        return 0;
+}
+
+/* MSG_REPORT_RSP: status, report_size, 24 reserved bytes, report. The ioctl succeeds with a
+ * firmware error in status, so check it. */
+static int parse_report_resp(const struct snp_report_resp *resp, const char *path, const char *op,
+                             uint8_t **ret, size_t *ret_size, Diag *d) {
+        ByteReader br = br_init(resp->data, sizeof(resp->data));
+        uint32_t status, report_size;
+        uint8_t *report;
+
+        if (!br_u32le(&br, &status) || !br_u32le(&br, &report_size) || !br_skip(&br, 24))
+                return -EIO;
+        if (status != 0) {
+                const char *fw = snp_fw_error_to_string(status);
+                return diag_set(d, -EIO, "%s: %s: firmware status 0x%02x (%s)%s", path, op, status,
+                                fw ? fw : "unknown",
+                                status == 0x16 ? ": the VMPL is below the guest's own" : "");
+        }
+        if (report_size == 0 || report_size > br_left(&br))
+                return diag_set(d, -EIO, "%s: %s: report_size %u does not fit the %u-byte response",
+                                path, op, report_size, SNP_REPORT_RESP_SIZE);
+        report = malloc(report_size);
+        if (!report || !br_copy(&br, report, report_size)) {
+                free(report);
+                return -ENOMEM;
+        }
+        *ret = report;
+        *ret_size = report_size;
+        return 0;
+}
+
 static int sev_guest_get_report(const char *path, const uint8_t rd[64], uint32_t vmpl,
                                 bool want_certs, SnpEvidence *ret, Diag *d) {
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_(freep) struct snp_report_resp *resp = NULL;
-        _cleanup_(freep) uint8_t *report = NULL;
-        uint8_t *certs = MAP_FAILED;
-        size_t certs_len = want_certs ? 4 * PAGE_SIZE_4K : 0;
+        _cleanup_(certs_buffer_done) CertsBuffer certs = {};
+        _cleanup_(freep) uint8_t *report = NULL, *table = NULL;
+        size_t table_size = 0;
+        /* Two pages hold a VCEK, ASK and ARK (about 4.5 KiB); a host that needs more says so and
+         * we retry once with what it asks for. */
+        size_t want_size = 2 * PAGE_SIZE_4K, report_size = 0;
         struct snp_ext_report_req ext = {};
         struct snp_guest_request_ioctl g;
         const char *op = want_certs ? "SNP_GET_EXT_REPORT" : "SNP_GET_REPORT";
-        uint32_t status, report_size;
-        ByteReader br;
         int r;
 
         fd = open(path, O_RDWR | O_CLOEXEC);
@@ -347,15 +401,11 @@ static int sev_guest_get_report(const char *path, const uint8_t rd[64], uint32_t
 
         for (unsigned attempt = 0;; attempt++) {
                 if (want_certs) {
-                        /* The driver wants a page multiple no larger than 16 KiB. */
-                        if (certs != MAP_FAILED)
-                                (void) munmap(certs, ext.certs_len);
-                        certs = mmap(NULL, certs_len, PROT_READ | PROT_WRITE,
-                                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                        if (certs == MAP_FAILED)
-                                return -ENOMEM;
-                        ext.certs_address = (uint64_t) (uintptr_t) certs;
-                        ext.certs_len = (uint32_t) certs_len;
+                        r = certs_buffer_alloc(&certs, want_size);
+                        if (r < 0)
+                                return r;
+                        ext.certs_address = (uint64_t) (uintptr_t) certs.p;
+                        ext.certs_len = (uint32_t) certs.size;
                 }
                 g = (struct snp_guest_request_ioctl) {
                         .msg_version = 1,
@@ -366,66 +416,37 @@ static int sev_guest_get_report(const char *path, const uint8_t rd[64], uint32_t
                 if (ioctl(fd, want_certs ? SNP_GET_EXT_REPORT : SNP_GET_REPORT, &g) == 0)
                         break;
                 r = -errno;
-                /* Certificate buffer too small: the driver wrote the size it needs into
-                 * certs_len (spec §1.5). Retry once with that, if the driver could take it. */
-                if (want_certs && r == -EIO && g.vmm_error == SNP_GUEST_VMM_ERR_INVALID_LEN &&
-                    attempt == 0 && ext.certs_len > certs_len &&
-                    ext.certs_len <= SEV_FW_BLOB_MAX_SIZE && ext.certs_len % PAGE_SIZE_4K == 0) {
-                        log_debug("%s: certificate table needs %u bytes, retrying", path,
-                                  ext.certs_len);
-                        certs_len = ext.certs_len;
-                        ext.certs_len = (uint32_t) certs_len;
-                        continue;
-                }
-                if (certs != MAP_FAILED)
-                        (void) munmap(certs, ext.certs_len);
-                if (want_certs && r == -EIO && g.vmm_error == SNP_GUEST_VMM_ERR_INVALID_LEN)
+                if (!(want_certs && r == -EIO && g.vmm_error == SNP_GUEST_VMM_ERR_INVALID_LEN))
+                        return sev_guest_error(path, op, r, &g, d);
+                /* Certificate buffer too small: the driver wrote the size the host needs into
+                 * certs_len (spec §1.5). It takes page multiples up to 16 KiB. */
+                if (attempt > 0 || ext.certs_len <= certs.size ||
+                    ext.certs_len > SEV_FW_BLOB_MAX_SIZE || ext.certs_len % PAGE_SIZE_4K != 0)
                         return diag_set(d, -EIO, "%s: %s: the host's certificate table needs %u "
-                                        "bytes, more than the driver can pass", path, op,
-                                        ext.certs_len);
-                return sev_guest_error(path, op, r, &g, d);
+                                        "bytes, more than the driver can pass (%u)", path, op,
+                                        ext.certs_len, SEV_FW_BLOB_MAX_SIZE);
+                log_debug("%s: certificate table needs %u bytes, retrying", path, ext.certs_len);
+                want_size = ext.certs_len;
         }
 
-        /* MSG_REPORT_RSP: status, report_size, 24 reserved bytes, report. The ioctl succeeds
-         * with a firmware error in status, so check it. */
-        br = br_init(resp->data, sizeof(resp->data));
-        if (!br_u32le(&br, &status) || !br_u32le(&br, &report_size) || !br_skip(&br, 24))
-                r = -EIO;
-        else if (status != 0) {
-                const char *fw = snp_fw_error_to_string(status);
-                r = diag_set(d, -EIO, "%s: %s: firmware status 0x%02x (%s)%s", path, op, status,
-                             fw ? fw : "unknown",
-                             status == 0x16 ? ": the VMPL is below the guest's own" : "");
-        } else if (report_size == 0 || report_size > br_left(&br))
-                r = diag_set(d, -EIO, "%s: %s: report_size %u does not fit the %u-byte response",
-                             path, op, report_size, SNP_REPORT_RESP_SIZE);
-        else {
-                report = malloc(report_size);
-                r = report && br_copy(&br, report, report_size) ? 0 : -ENOMEM;
-        }
-        if (r < 0) {
-                if (certs != MAP_FAILED)
-                        (void) munmap(certs, ext.certs_len);
+        r = parse_report_resp(resp, path, op, &report, &report_size, d);
+        if (r < 0)
                 return r;
+        /* The driver zero-fills the buffer: a table that starts with a zero entry is empty. */
+        if (want_certs && !memeqzero(certs.p, SNP_CERT_ENTRY_SIZE)) {
+                table = malloc(certs.size);
+                if (!table)
+                        return -ENOMEM;
+                memcpy(table, certs.p, certs.size);
+                table_size = certs.size;
         }
-
-        *ret = (SnpEvidence) { .report = TAKE_PTR(report), .report_size = report_size,
-                               .source = SNP_SOURCE_SEV_GUEST };
-        if (want_certs) {
-                /* The driver zero-fills the buffer; a table is empty if it starts with zeros. */
-                size_t used = ext.certs_len;
-                if (!memeqzero(certs, 24)) {
-                        ret->certs = malloc(used);
-                        if (!ret->certs) {
-                                (void) munmap(certs, ext.certs_len);
-                                snp_evidence_done(ret);
-                                return -ENOMEM;
-                        }
-                        memcpy(ret->certs, certs, used);
-                        ret->certs_size = used;
-                }
-                (void) munmap(certs, ext.certs_len);
-        }
+        *ret = (SnpEvidence) {
+                .report = TAKE_PTR(report),
+                .report_size = report_size,
+                .certs = TAKE_PTR(table),
+                .certs_size = table_size,
+                .source = SNP_SOURCE_SEV_GUEST,
+        };
         return 0;
 }
 
@@ -433,7 +454,7 @@ int snp_source_get_report(const SnpSource *s, const uint8_t report_data[64], uin
                           bool want_certs, SnpEvidence *ret, Diag *d) {
         const char *tsm = s->tsm_report_dir ?: SNP_TSM_REPORT_DIR_DEFAULT;
         const char *dev = s->sev_guest_path ?: SNP_SEV_GUEST_DEVICE_DEFAULT;
-        Diag tsm_diag = {};
+        Diag tsm_diag = {}, dev_diag = {};
         int r;
 
         if (vmpl > 3)
@@ -448,12 +469,11 @@ int snp_source_get_report(const SnpSource *s, const uint8_t report_data[64], uin
                 if (r != -ENODEV)
                         return r < 0 ? diag_set(d, r, "%s", tsm_diag.text) : r;
                 log_debug("%s; trying %s", tsm_diag.text, dev);
-                r = sev_guest_get_report(dev, report_data, vmpl, want_certs, ret, d);
+                r = sev_guest_get_report(dev, report_data, vmpl, want_certs, ret, &dev_diag);
                 if (r == -ENODEV)
-                        return diag_set(d, -ENODEV,
-                                        "no SEV-SNP report interface: %s, and %s", tsm_diag.text,
-                                        dev);
-                return r;
+                        return diag_set(d, -ENODEV, "no SEV-SNP report interface: %s; %s",
+                                        tsm_diag.text, dev_diag.text);
+                return r < 0 ? diag_set(d, r, "%s", dev_diag.text) : r;
         default:
                 return -EINVAL;
         }
