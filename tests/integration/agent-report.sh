@@ -14,6 +14,8 @@ AGENT=$top_builddir/cvm-agent
 VERIFIER=$top_builddir/cvm-verifier
 SIM=$top_srcdir/tests/sim/cvm-sim
 export CVM_SIM_BUILDDIR=$top_builddir/tests/sim
+# The simulated ARK/ASK (RSA-4096) are made once and shared by every platform below.
+export CVM_SIM_CA_CACHE=${CVM_SIM_CA_CACHE:-$top_builddir/tests/sim/test-sim-ca}
 
 [ -x "$CVM_SIM_BUILDDIR/cvm-simd" ] || { echo "skip: simulator not built"; exit 77; }
 [ -c /dev/fuse ] || { echo "skip: no /dev/fuse"; exit 77; }

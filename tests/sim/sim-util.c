@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "tests/sim/sim-util.h"
+
+static void sim_vlog(int error, const char *fmt, va_list ap) _printf_(2, 0);
+static void sim_vlog(int error, const char *fmt, va_list ap) {
+        char msg[1024];
+
+        (void) vsnprintf(msg, sizeof(msg), fmt, ap);
+        if (error != 0)
+                fprintf(stderr, "cvm-simd: %s: %s\n", msg, strerror(error < 0 ? -error : error));
+        else
+                fprintf(stderr, "cvm-simd: %s\n", msg);
+        fflush(stderr);
+}
+
+void sim_log(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        sim_vlog(0, fmt, ap);
+        va_end(ap);
+}
+
+int sim_log_errno(int error, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        sim_vlog(error, fmt, ap);
+        va_end(ap);
+        return error < 0 ? error : -error;
+}
+
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}
+
+int sim_hex_decode(const char *s, uint8_t *buf, size_t size) {
+        if (strlen(s) != 2 * size)
+                return -EINVAL;
+        for (size_t i = 0; i < size; i++) {
+                int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+
+                if (hi < 0 || lo < 0)
+                        return -EINVAL;
+                buf[i] = (uint8_t) (hi << 4 | lo);
+        }
+        return 0;
+}
+
+void sim_hex_encode(const uint8_t *p, size_t size, char *out) {
+        static const char digits[] = "0123456789abcdef";
+
+        for (size_t i = 0; i < size; i++) {
+                out[2 * i] = digits[p[i] >> 4];
+                out[2 * i + 1] = digits[p[i] & 0xf];
+        }
+        out[2 * size] = '\0';
+}
+
+int sim_parse_u64(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        char *end = NULL;
+        int base = 10;
+
+        /* strtoull accepts leading blanks and signs; we do not. */
+        if (!s || !((s[0] >= '0' && s[0] <= '9')))
+                return -EINVAL;
+        if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+                base = 16;
+                s += 2;
+                if (hex_digit(s[0]) < 0)
+                        return -EINVAL;
+        }
+        errno = 0;
+        v = strtoull(s, &end, base);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (errno != 0 || !end || *end != '\0' || end == s)
+                return -EINVAL;
+        *ret = (uint64_t) v;
+        return 0;
+}
+
+int sim_parse_u32(const char *s, uint32_t *ret) {
+        uint64_t v;
+        int r;
+
+        r = sim_parse_u64(s, &v);
+        if (r < 0)
+                return r;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int sim_path_join(char *buf, size_t size, const char *dir, const char *name) {
+        int n = snprintf(buf, size, "%s/%s", dir, name);
+
+        if (n < 0 || (size_t) n >= size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+int sim_read_full(int fd, void *buf, size_t size) {
+        uint8_t *p = buf;
+
+        while (size > 0) {
+                ssize_t n = read(fd, p, size);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EPIPE;
+                p += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int sim_write_full(int fd, const void *buf, size_t size) {
+        const uint8_t *p = buf;
+
+        while (size > 0) {
+                ssize_t n = write(fd, p, size);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int sim_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size) {
+        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(freep) uint8_t *buf = NULL;
+        struct stat st;
+        size_t size;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        if (st.st_size < 0 || (uint64_t) st.st_size > max)
+                return -EFBIG;
+        size = (size_t) st.st_size;
+        buf = malloc(size + 1);
+        if (!buf)
+                return -ENOMEM;
+        r = sim_read_full(fd, buf, size);
+        if (r < 0)
+                return r == -EPIPE ? -EIO : r;
+        buf[size] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}
+
+int sim_write_file_atomic(const char *path, const void *p, size_t size, mode_t mode) {
+        char tmp[PATH_MAX];
+        int fd, r;
+
+        if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid()) >= (int) sizeof(tmp))
+                return -ENAMETOOLONG;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        r = sim_write_full(fd, p, size);
+        if (r >= 0 && fchmod(fd, mode) < 0)
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
+}
+
+bool sim_file_exists(const char *path) {
+        return access(path, F_OK) == 0;
+}
