@@ -73,18 +73,13 @@ int hex_decode(const char *s, size_t len, size_t max_size, uint8_t **ret, size_t
 }
 
 int hex_decode_exact(const char *s, void *out, size_t n) {
-        uint8_t tmp[256];
-
         if (!s || strlen(s) != 2 * n)
                 return -EBADMSG;
-        if (n <= sizeof(tmp)) {
-                /* Decode into a scratch buffer so out is untouched on failure. */
-                if (hex_decode_into(s, 2 * n, tmp) < 0)
+        /* Check every digit first, so out is untouched on failure. */
+        for (size_t i = 0; i < 2 * n; i++)
+                if (unhexchar(s[i]) < 0)
                         return -EBADMSG;
-                memcpy(out, tmp, n);
-                return 0;
-        }
-        return -E2BIG;
+        return hex_decode_into(s, 2 * n, out);
 }
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

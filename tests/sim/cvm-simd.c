@@ -21,6 +21,8 @@
 #include "tests/sim/sim-daemon.h"
 #include "tests/sim/sim-pki.h"
 #include "tests/sim/sim-proto.h"
+#include "common/codec.h"
+#include "common/strutil.h"
 #include "tests/sim/sim-util.h"
 
 #define EXIT_MOUNT_FAILED 2 /* cvm-sim turns this into "FUSE unavailable" */
@@ -76,7 +78,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                         o->product = optarg;
                         break;
                 case OPT_REPORT_VERSION:
-                        if (sim_parse_u32(optarg, &o->report_version) < 0 ||
+                        if (safe_atou32(optarg, &o->report_version) < 0 ||
                             o->report_version < 2 || o->report_version > 5)
                                 return sim_log_errno(-EINVAL, "Bad --report-version '%s'",
                                                      optarg);
@@ -85,7 +87,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                         o->report_data = optarg;
                         break;
                 case 'v':
-                        if (sim_parse_u32(optarg, &o->vmpl) < 0)
+                        if (safe_atou32(optarg, &o->vmpl) < 0)
                                 return sim_log_errno(-EINVAL, "Bad --vmpl '%s'", optarg);
                         break;
                 case 'o':
@@ -202,7 +204,7 @@ static int cmd_report(const Options *o) {
                 /* up to 64 bytes; shorter data is padded with zeros */
                 if (len % 2 != 0 || len > 2 * sizeof(rd))
                         return sim_log_errno(-EINVAL, "--report-data takes up to 128 hex digits");
-                if (sim_hex_decode(o->report_data, rd, len / 2) < 0)
+                if (hex_decode_exact(o->report_data, rd, len / 2) < 0)
                         return sim_log_errno(-EINVAL, "--report-data is not hex");
         }
         r = sim_platform_load(o->dir, &p);

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 
 #include "tests/sim/sim-platform.h"
+#include "common/codec.h"
+#include "common/strutil.h"
 #include "tests/sim/sim-util.h"
 
 #define CONF_MAX (64 * 1024)
@@ -202,7 +204,7 @@ static int errno_from_string(const char *s, int *ret) {
                         *ret = errno_names[i].value;
                         return 0;
                 }
-        if (sim_parse_u32(s, &v) < 0 || v > 4095)
+        if (safe_atou32(s, &v) < 0 || v > 4095)
                 return -EINVAL;
         *ret = (int) v;
         return 0;
@@ -231,7 +233,7 @@ static int conf_key_apply(const ConfKey *k, const char *value, SimPlatform *p) {
                 return 0;
         }
         case KEY_U32:
-                r = sim_parse_u32(value, &v32);
+                r = safe_atou32(value, &v32);
                 if (r < 0)
                         return r;
                 if (v32 < k->min || v32 > k->max)
@@ -239,7 +241,7 @@ static int conf_key_apply(const ConfKey *k, const char *value, SimPlatform *p) {
                 memcpy(field, &v32, sizeof(v32));
                 return 0;
         case KEY_U64:
-                r = sim_parse_u64(value, &v64);
+                r = safe_atou64(value, &v64);
                 if (r < 0)
                         return r;
                 memcpy(field, &v64, sizeof(v64));
@@ -257,7 +259,7 @@ static int conf_key_apply(const ConfKey *k, const char *value, SimPlatform *p) {
                 return 0;
         }
         case KEY_BYTES:
-                return sim_hex_decode(value, field, k->size);
+                return hex_decode_exact(value, field, k->size);
         case KEY_ERRNO: {
                 int e;
 
@@ -307,7 +309,7 @@ static void conf_key_format(const ConfKey *k, const SimPlatform *p, char *out, s
         }
         case KEY_BYTES:
                 if (size > 2 * k->size)
-                        sim_hex_encode(field, k->size, out);
+                        hex_encode_buf(field, k->size, out);
                 return;
         case KEY_ERRNO: {
                 int e;

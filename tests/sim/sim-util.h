@@ -30,14 +30,8 @@ static inline uint32_t sim_get_le32(const uint8_t *p) {
                (uint32_t) p[3] << 24;
 }
 
-/* Decodes exactly size bytes from 2*size hex digits (either case). -EINVAL otherwise. */
-int sim_hex_decode(const char *s, uint8_t *buf, size_t size);
-/* Writes 2*size lowercase hex digits and a NUL to out. */
-void sim_hex_encode(const uint8_t *p, size_t size, char *out);
-
-/* Parses decimal or 0x-prefixed hex, whole string, no sign. -EINVAL / -ERANGE. */
-int sim_parse_u64(const char *s, uint64_t *ret);
-int sim_parse_u32(const char *s, uint32_t *ret);
+/* Hex and integer parsing come from common/ (codec.h, strutil.h): plain text helpers, not the
+ * report code the simulator stands in for. */
 
 /* dir + "/" + name into buf; -ENAMETOOLONG if it does not fit. */
 int sim_path_join(char *buf, size_t size, const char *dir, const char *name);
