@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "agent/agent.h"
 #include "common/cli-util.h"
 #include "common/codec.h"
 #include "common/diag.h"
@@ -21,6 +22,7 @@ static void help(void) {
                "\n"
                "Commands:\n"
                "  report     Fetch an SEV-SNP attestation report from the firmware and print it\n"
+               "  evidence   Collect vTPM quote, PCRs, event log, keys and SNP/HCL report as JSON\n"
                "\n"
                "report options:\n"
                "  --vmpl N             VMPL to request (default 0)\n"
@@ -201,6 +203,8 @@ int main(int argc, char **argv) {
         }
         if (streq(cmd, "report"))
                 return cmd_report(argc - 1, argv + 1);
+        if (streq(cmd, "evidence"))
+                return evidence_main(argc - 1, argv + 1);
         log_error("Unknown command '%s' (see cvm-agent --help)", cmd);
         return EXIT_USAGE;
 }

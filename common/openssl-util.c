@@ -99,3 +99,27 @@ int x509_common_name(const X509_NAME *name, char *buf, size_t buf_size) {
         }
         return 0;
 }
+
+int der_trim_padding(const uint8_t *buf, size_t size, size_t *ret) {
+        size_t len, hdr;
+
+        if (size < 2 || buf[0] != 0x30)
+                return -EBADMSG;
+        if (buf[1] < 0x80) {
+                len = buf[1];
+                hdr = 2;
+        } else {
+                size_t n = buf[1] & 0x7f;
+
+                if (n == 0 || n > 3 || size < 2 + n)
+                        return -EBADMSG;
+                len = 0;
+                for (size_t i = 0; i < n; i++)
+                        len = len << 8 | buf[2 + i];
+                hdr = 2 + n;
+        }
+        if (len > size - hdr || !memeqzero(buf + hdr + len, size - hdr - len))
+                return -EBADMSG;
+        *ret = hdr + len;
+        return 0;
+}

@@ -35,6 +35,9 @@ static inline void sk_X509_pop_freep(STACK_OF(X509) **sk) {
  * *ret is a new stack with at least one certificate. Pure; never logs above debug.
  */
 int x509_parse_bundle(const uint8_t *buf, size_t size, STACK_OF(X509) **ret);
+/* The size of the DER element at the start of buf when everything after it is zero padding (as in
+ * NV indices sized larger than the certificate they hold); -EBADMSG otherwise. Pure. */
+int der_trim_padding(const uint8_t *buf, size_t size, size_t *ret);
 /* Parses one DER or PEM CRL. */
 int x509_crl_parse(const uint8_t *buf, size_t size, X509_CRL **ret);
 /* The subject commonName into buf (truncated to buf_size-1); -ENOENT if there is none. */

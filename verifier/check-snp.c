@@ -15,13 +15,10 @@
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/check.h"
+#include "vtpm/hcl-report.h"
 
 /* Largest input file: an Azure HCL report is 2600 bytes, certificate bundles a few KiB. */
 #define INPUT_MAX (256u * 1024u)
-#define HCL_REPORT_OFFSET 0x20u
-/* IGVM_REQUEST_DATA.report_type follows the 0x4A0-byte hardware report slot (azure-cvm.md). */
-#define HCL_REPORT_TYPE_OFFSET (HCL_REPORT_OFFSET + SNP_REPORT_SIZE + 8u)
-#define HCL_REPORT_TYPE_SNP 2u
 
 static void help(void) {
         printf("Usage: cvm-verifier check snp REPORT [OPTIONS]\n"
@@ -52,7 +49,7 @@ static void inputs_done(Inputs *in) {
 
 /* -EFBIG (with a Diag) for a file over the cap: malformed input, exit 3. -ENOENT (logged) for a
  * file that cannot be read: a usage error, exit 2. */
-static int load_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size,
+int load_file(const char *path, const char *what, uint8_t **ret, size_t *ret_size,
                      Diag *d) {
         int r = read_full_file(path, INPUT_MAX, ret, ret_size);
 
@@ -74,43 +71,39 @@ static int push_all(STACK_OF(X509) *dst, STACK_OF(X509) *src) {
         return 0;
 }
 
-/* --certs: a GHCB certificate table (binary) or a PEM bundle. */
-static int load_certs(const char *path, Inputs *in, Diag *d) {
-        _cleanup_(freep) uint8_t *buf = NULL;
+/* Certificates as a GHCB certificate table (binary) or a PEM bundle (or one DER certificate). */
+static int load_certs_bytes(const uint8_t *buf, size_t size, const char *label, Inputs *in,
+                            Diag *d) {
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *sk = NULL;
         Diag table_diag = {};
         SnpCertTable t;
-        size_t size;
         int r;
 
-        r = load_file(path, "certificates", &buf, &size, d);
-        if (r < 0)
-                return r;
         if (memmem(buf, size, "-----BEGIN", 10) || (size > 0 && buf[0] == 0x30)) {
                 r = x509_parse_bundle(buf, size, &sk);
                 if (r < 0)
-                        return diag_set(d, -EBADMSG, "--certs %s: not a certificate table or a "
-                                        "PEM/DER certificate", path);
+                        return diag_set(d, -EBADMSG, "%s: not a certificate table or a PEM/DER "
+                                        "certificate", label);
                 return push_all(in->certs, sk);
         }
         r = snp_cert_table_parse(buf, size, &t, &table_diag);
         if (r < 0)
-                return diag_set(d, r, "--certs %s: %s", path, table_diag.text);
+                return diag_set(d, r, "%s: %s", label, table_diag.text);
         for (size_t i = 0; i < t.n_entries; i++) {
                 const SnpCertEntry *e = &t.entries[i];
 
                 if (e->kind == SNP_CERT_CRL) {
                         if (!in->crl && x509_crl_parse(e->data, e->size, &in->crl) < 0)
-                                return diag_set(d, -EBADMSG, "--certs %s: entry %zu (CRL) does not "
-                                                "parse", path, i);
+                                return diag_set(d, -EBADMSG, "%s: entry %zu (CRL) does not parse",
+                                                label, i);
                         continue;
                 }
                 if (e->kind == SNP_CERT_UNKNOWN)
                         continue;
                 r = x509_parse_bundle(e->data, e->size, &sk);
                 if (r < 0)
-                        return diag_set(d, -EBADMSG, "--certs %s: entry %zu (%s) is not a DER "
-                                        "certificate", path, i, snp_cert_kind_to_string(e->kind));
+                        return diag_set(d, -EBADMSG, "%s: entry %zu (%s) is not a DER certificate",
+                                        label, i, snp_cert_kind_to_string(e->kind));
                 r = push_all(in->certs, sk);
                 sk_X509_pop_free(sk, X509_free);
                 sk = NULL;
@@ -118,6 +111,20 @@ static int load_certs(const char *path, Inputs *in, Diag *d) {
                         return r;
         }
         return 0;
+}
+
+static int load_certs(const char *path, Inputs *in, Diag *d) {
+        _cleanup_(freep) uint8_t *buf = NULL;
+        _cleanup_(freep) char *label = NULL;
+        size_t size;
+        int r;
+
+        r = load_file(path, "certificates", &buf, &size, d);
+        if (r < 0)
+                return r;
+        if (asprintf(&label, "--certs %s", path) < 0)
+                return -ENOMEM;
+        return load_certs_bytes(buf, size, label, in, d);
 }
 
 static X509 *find_leaf(STACK_OF(X509) *sk) {
@@ -155,57 +162,150 @@ static int endorsement_to_json(const SnpEndorsement *e, json_object **ret) {
         return 0;
 }
 
+int snp_check_verify(const SnpCheckOptions *o, const uint8_t *report, size_t size,
+                     json_object *doc, SnpReport *ret_report, SnpEndorsement **ret_endorsement,
+                     Diag *d) {
+        _cleanup_(snp_trust_freep) SnpTrust *trust = NULL;
+        _cleanup_(snp_endorsement_freep) SnpEndorsement *e = NULL;
+        json_object *j = NULL;
+        Inputs in = {};
+        SnpReport rep;
+        int r;
+
+        r = snp_report_parse(report, size, &rep, d);
+        if (r < 0)
+                return r;
+        if (snp_report_to_json(&rep, &j) < 0 || json_add(doc, "report", j) < 0)
+                return -ENOMEM;
+        if (ret_report)
+                *ret_report = rep;
+
+        r = snp_trust_new(true, &trust);
+        if (r < 0)
+                return diag_set(d, r, "cannot load the compiled-in AMD roots");
+        for (size_t i = 0; i < o->n_roots; i++) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                Diag root_diag = {};
+                size_t root_size;
+
+                r = load_file(o->roots[i], "root", &buf, &root_size, d);
+                if (r < 0)
+                        return r;
+                r = snp_trust_add(trust, buf, root_size, &root_diag);
+                if (r < 0)
+                        return diag_set(d, r, "--root %s: %s", o->roots[i], root_diag.text);
+        }
+
+        in.certs = sk_X509_new_null();
+        if (!in.certs)
+                return -ENOMEM;
+        if (o->certs_path) {
+                r = load_certs(o->certs_path, &in, d);
+                if (r < 0)
+                        goto out;
+        }
+        if (o->certs_data) {
+                r = load_certs_bytes(o->certs_data, o->certs_size, "the evidence's certificates",
+                                     &in, d);
+                if (r < 0)
+                        goto out;
+        }
+        if (o->cert_path) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *sk = NULL;
+                size_t cert_size;
+
+                r = load_file(o->cert_path, "certificate", &buf, &cert_size, d);
+                if (r < 0)
+                        goto out;
+                r = x509_parse_bundle(buf, cert_size, &sk);
+                if (r < 0) {
+                        r = diag_set(d, -EBADMSG, "--cert %s: not a PEM or DER certificate",
+                                     o->cert_path);
+                        goto out;
+                }
+                in.leaf = sk_X509_shift(sk);
+                r = push_all(in.certs, sk);
+                if (r < 0)
+                        goto out;
+        } else {
+                X509 *leaf = find_leaf(in.certs);
+                if (!leaf || !X509_up_ref(leaf)) {
+                        r = diag_set(d, -ENOKEY, "no VCEK or VLEK: pass --cert, or --certs with a "
+                                     "table or chain that holds one (AMD KDS path: see the "
+                                     "report's chip id and TCB)");
+                        goto out;
+                }
+                in.leaf = leaf;
+        }
+        if (o->crl_path) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                size_t crl_size;
+
+                X509_CRL_free(in.crl);
+                in.crl = NULL;
+                r = load_file(o->crl_path, "CRL", &buf, &crl_size, d);
+                if (r < 0)
+                        goto out;
+                r = x509_crl_parse(buf, crl_size, &in.crl);
+                if (r < 0) {
+                        r = diag_set(d, -EBADMSG, "--crl %s: not a DER or PEM CRL", o->crl_path);
+                        goto out;
+                }
+        }
+
+        r = snp_endorsement_verify(trust, in.leaf, in.certs, in.crl, o->at, &e, d);
+        if (r >= 0) {
+                if (endorsement_to_json(e, &j) < 0 || json_add(doc, "endorsement", j) < 0)
+                        r = -ENOMEM;
+                else
+                        r = snp_report_verify(e, &rep, report, size, d);
+        }
+        if (r >= 0 && ret_endorsement)
+                *ret_endorsement = TAKE_PTR(e);
+out:
+        inputs_done(&in);
+        return r;
+}
+
+/* Exit code for a failure of snp_check_verify: usage, malformed input, or failed verification. */
+int snp_check_exit_code(int r) {
+        int ret = exit_code_from_errno(r);
+
+        if (r == -ENOENT)
+                return EXIT_USAGE; /* unreadable input file, already logged */
+        if (ret != EXIT_MALFORMED && ret != EXIT_INTERNAL)
+                return EXIT_VERIFY;
+        return ret;
+}
+
 int check_snp_main(int argc, char **argv) {
-        enum { ARG_CERT = 0x100, ARG_CERTS, ARG_CRL, ARG_ROOT, ARG_AT, ARG_JSON };
+        enum { ARG_JSON = SNP_ARG_MAX };
         static const struct option options[] = {
-                { "cert", required_argument, NULL, ARG_CERT },
-                { "certs", required_argument, NULL, ARG_CERTS },
-                { "crl", required_argument, NULL, ARG_CRL },
-                { "root", required_argument, NULL, ARG_ROOT },
-                { "at", required_argument, NULL, ARG_AT },
+                SNP_CHECK_GETOPT,
                 { "json", no_argument, NULL, ARG_JSON },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        _cleanup_(snp_trust_freep) SnpTrust *trust = NULL;
         _cleanup_(snp_endorsement_freep) SnpEndorsement *e = NULL;
         _cleanup_(json_object_putp) json_object *doc = NULL;
         _cleanup_(freep) uint8_t *raw = NULL;
-        const char *cert_path = NULL, *certs_path = NULL, *crl_path = NULL, *report_path;
-        const char *roots[16];
-        size_t n_roots = 0, raw_size;
+        SnpCheckOptions o = { .at = time(NULL) };
         const uint8_t *report_bytes;
+        const char *report_path;
         bool json = false, hcl = false;
-        Inputs in = {};
+        size_t raw_size;
         SnpReport rep;
-        time_t at = time(NULL);
         Diag d = {};
-        int c, r, ret;
+        int c, r;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                r = snp_check_option(&o, c, optarg);
+                if (r > 0)
+                        continue;
+                if (r < 0)
+                        return EXIT_USAGE;
                 switch (c) {
-                case ARG_CERT:
-                        cert_path = optarg;
-                        break;
-                case ARG_CERTS:
-                        certs_path = optarg;
-                        break;
-                case ARG_CRL:
-                        crl_path = optarg;
-                        break;
-                case ARG_ROOT:
-                        if (n_roots >= ELEMENTSOF(roots)) {
-                                log_error("--root: at most %zu", ELEMENTSOF(roots));
-                                return EXIT_USAGE;
-                        }
-                        roots[n_roots++] = optarg;
-                        break;
-                case ARG_AT:
-                        if (parse_rfc3339(optarg, &at) < 0) {
-                                log_error("--at: '%s' is not an RFC 3339 time", optarg);
-                                return EXIT_USAGE;
-                        }
-                        break;
                 case ARG_JSON:
                         json = true;
                         break;
@@ -215,6 +315,7 @@ int check_snp_main(int argc, char **argv) {
                 default:
                         return EXIT_USAGE;
                 }
+        }
         if (optind + 1 != argc) {
                 log_error("check snp: need exactly one REPORT file (see --help)");
                 return EXIT_USAGE;
@@ -225,153 +326,33 @@ int check_snp_main(int argc, char **argv) {
         if (!doc)
                 return EXIT_INTERNAL;
         r = load_file(report_path, "report", &raw, &raw_size, &d);
-        if (r == -ENOENT)
-                return EXIT_USAGE;
-        if (r < 0) {
-                ret = EXIT_MALFORMED;
+        if (r < 0)
                 goto verdict;
-        }
         report_bytes = raw;
         /* An Azure HCL report ("HCLA" header) carries the SNP report at 0x20, and after it a
          * request-data header whose report_type (file offset 0x4C8) says which TEE wrote it. */
         if (raw_size >= 4 && memcmp(raw, "HCLA", 4) == 0) {
-                uint32_t type;
+                HclReport h;
 
-                if (raw_size < HCL_REPORT_TYPE_OFFSET + 4) {
-                        r = diag_set(&d, -EBADMSG, "HCL report: %zu bytes, too short to hold an SNP "
-                                     "report", raw_size);
-                        ret = EXIT_MALFORMED;
+                r = hcl_report_parse(raw, raw_size, &h, &d);
+                if (r < 0)
+                        goto verdict;
+                if (h.report_type != HCL_REPORT_TYPE_SNP) {
+                        r = diag_set(&d, -EBADMSG, "HCL report: report_type at 0x4c8 is %u (%s), "
+                                     "not 2 (SEV-SNP)", h.report_type,
+                                     hcl_report_type_to_string(h.report_type));
                         goto verdict;
                 }
-                type = (uint32_t) raw[HCL_REPORT_TYPE_OFFSET] |
-                       (uint32_t) raw[HCL_REPORT_TYPE_OFFSET + 1] << 8 |
-                       (uint32_t) raw[HCL_REPORT_TYPE_OFFSET + 2] << 16 |
-                       (uint32_t) raw[HCL_REPORT_TYPE_OFFSET + 3] << 24;
-                if (type != HCL_REPORT_TYPE_SNP) {
-                        r = diag_set(&d, -EBADMSG, "HCL report: report_type at 0x4c8 is %u%s, not "
-                                     "2 (SEV-SNP)", type, type == 4 ? " (TDX)" : "");
-                        ret = EXIT_MALFORMED;
-                        goto verdict;
-                }
-                report_bytes = raw + HCL_REPORT_OFFSET;
-                raw_size = SNP_REPORT_SIZE;
+                report_bytes = h.hw_report;
+                raw_size = HCL_HW_REPORT_SIZE;
                 hcl = true;
-        }
-
-        r = snp_report_parse(report_bytes, raw_size, &rep, &d);
-        if (r < 0) {
-                ret = EXIT_MALFORMED;
-                goto verdict;
-        }
-        {
-                json_object *rj = NULL;
-                if (snp_report_to_json(&rep, &rj) < 0 || json_add(doc, "report", rj) < 0)
-                        return EXIT_INTERNAL;
-                if (hcl && json_add_string(doc, "container", "azure-hcl-report") < 0)
+                if (json_add_string(doc, "container", "azure-hcl-report") < 0)
                         return EXIT_INTERNAL;
         }
-
-        r = snp_trust_new(true, &trust);
-        if (r < 0)
-                return log_error_errno(r, "Cannot load the compiled-in AMD roots: %m"), EXIT_INTERNAL;
-        for (size_t i = 0; i < n_roots; i++) {
-                _cleanup_(freep) uint8_t *buf = NULL;
-                Diag root_diag = {};
-                size_t size;
-
-                r = load_file(roots[i], "root", &buf, &size, &d);
-                if (r == -ENOENT)
-                        return EXIT_USAGE;
-                if (r < 0)
-                        goto verdict_in;
-                r = snp_trust_add(trust, buf, size, &root_diag);
-                if (r < 0) {
-                        diag_set(&d, r, "--root %s: %s", roots[i], root_diag.text);
-                        goto verdict_in;
-                }
-        }
-
-        in.certs = sk_X509_new_null();
-        if (!in.certs)
-                return EXIT_INTERNAL;
-        if (certs_path) {
-                r = load_certs(certs_path, &in, &d);
-                if (r == -ENOENT) { /* unreadable file, already said why */
-                        inputs_done(&in);
-                        return EXIT_USAGE;
-                }
-                if (r < 0)
-                        goto verdict_in;
-        }
-        if (cert_path) {
-                _cleanup_(freep) uint8_t *buf = NULL;
-                _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *sk = NULL;
-                size_t size;
-
-                r = load_file(cert_path, "certificate", &buf, &size, &d);
-                if (r == -ENOENT) {
-                        inputs_done(&in);
-                        return EXIT_USAGE;
-                }
-                if (r < 0)
-                        goto verdict_in;
-                r = x509_parse_bundle(buf, size, &sk);
-                if (r < 0) {
-                        r = diag_set(&d, -EBADMSG, "--cert %s: not a PEM or DER certificate",
-                                     cert_path);
-                        goto verdict_in;
-                }
-                in.leaf = sk_X509_shift(sk);
-                r = push_all(in.certs, sk);
-                if (r < 0)
-                        goto verdict_in;
-        } else {
-                X509 *leaf = find_leaf(in.certs);
-                if (!leaf || !X509_up_ref(leaf)) {
-                        r = diag_set(&d, -ENOKEY, "no VCEK or VLEK: pass --cert, or --certs with a "
-                                     "table or chain that holds one (AMD KDS path: see the "
-                                     "report's chip id and TCB)");
-                        goto verdict_in;
-                }
-                in.leaf = leaf;
-        }
-        if (crl_path) {
-                _cleanup_(freep) uint8_t *buf = NULL;
-                size_t size;
-
-                X509_CRL_free(in.crl);
-                in.crl = NULL;
-                r = load_file(crl_path, "CRL", &buf, &size, &d);
-                if (r == -ENOENT) {
-                        inputs_done(&in);
-                        return EXIT_USAGE;
-                }
-                if (r < 0)
-                        goto verdict_in;
-                r = x509_crl_parse(buf, size, &in.crl);
-                if (r < 0) {
-                        r = diag_set(&d, -EBADMSG, "--crl %s: not a DER or PEM CRL", crl_path);
-                        goto verdict_in;
-                }
-        }
-
-        r = snp_endorsement_verify(trust, in.leaf, in.certs, in.crl, at, &e, &d);
-        if (r >= 0)
-                r = snp_report_verify(e, &rep, report_bytes, raw_size, &d);
-        if (r >= 0 || e) {
-                json_object *ej = NULL;
-                if (e && (endorsement_to_json(e, &ej) < 0 || json_add(doc, "endorsement", ej) < 0)) {
-                        inputs_done(&in);
-                        return EXIT_INTERNAL;
-                }
-        }
-verdict_in:
-        inputs_done(&in);
-        ret = r < 0 ? exit_code_from_errno(r) : EXIT_OK;
-        /* Anything that is not malformed input and not success is a failed verification. */
-        if (r < 0 && ret != EXIT_MALFORMED && ret != EXIT_INTERNAL)
-                ret = EXIT_VERIFY;
+        r = snp_check_verify(&o, report_bytes, raw_size, doc, &rep, &e, &d);
 verdict:
+        if (r == -ENOENT)
+                return EXIT_USAGE;
         if (r < 0 && !d.text[0])
                 diag_set(&d, r, "%s", strerror(-r));
         if (json) {
@@ -380,10 +361,43 @@ verdict:
                     json_print(stdout, doc) < 0)
                         return EXIT_INTERNAL;
         } else if (r >= 0)
-                printf("verified: %s SNP report version %u, signed by %s <- %s <- %s\n",
-                       snp_product_to_string(e->product), rep.version, e->chain[0], e->chain[1],
+                printf("verified: %s SNP report version %u%s, signed by %s <- %s <- %s\n",
+                       snp_product_to_string(e->product), rep.version,
+                       hcl ? " (in an Azure HCL report)" : "", e->chain[0], e->chain[1],
                        e->chain[2]);
-        if (r < 0)
+        if (r < 0) {
                 log_error("%s: not verified: %s", report_path, d.text);
-        return ret;
+                return snp_check_exit_code(r);
+        }
+        return EXIT_OK;
+}
+
+/* Options shared by the commands that verify an SNP report: 1 if c was one, 0 if not, -1 bad. */
+int snp_check_option(SnpCheckOptions *o, int c, const char *arg) {
+        switch (c) {
+        case SNP_ARG_CERT:
+                o->cert_path = arg;
+                return 1;
+        case SNP_ARG_CERTS:
+                o->certs_path = arg;
+                return 1;
+        case SNP_ARG_CRL:
+                o->crl_path = arg;
+                return 1;
+        case SNP_ARG_ROOT:
+                if (o->n_roots >= ELEMENTSOF(o->roots)) {
+                        log_error("--root: at most %zu", ELEMENTSOF(o->roots));
+                        return -1;
+                }
+                o->roots[o->n_roots++] = arg;
+                return 1;
+        case SNP_ARG_AT:
+                if (parse_rfc3339(arg, &o->at) < 0) {
+                        log_error("--at: '%s' is not an RFC 3339 time", arg);
+                        return -1;
+                }
+                return 1;
+        default:
+                return 0;
+        }
 }

@@ -11,6 +11,10 @@ static void help(void) {
                "\n"
                "Commands:\n"
                "  check snp REPORT   Verify an SEV-SNP report offline (see check snp --help)\n"
+               "  check eventlog LOG Parse and replay a TCG event log, compare with PCRs\n"
+               "  check quote ...    Verify a TPM quote (signature, nonce, PCR digest)\n"
+               "  check hcl HCL      Verify an Azure HCL report (binding, SNP report, AK)\n"
+               "  check evidence F   Verify what `cvm-agent evidence` wrote, all together\n"
                "\n"
                "Exit codes: 0 ok, 1 internal, 2 usage, 3 malformed, 4 verification failed,\n"
                "5 policy denied, 6 unavailable.\n");
@@ -33,7 +37,15 @@ int main(int argc, char **argv) {
         if (streq(argv[1], "check")) {
                 if (argc >= 3 && streq(argv[2], "snp"))
                         return check_snp_main(argc - 2, argv + 2);
-                log_error("check: what to check? (snp)");
+                if (argc >= 3 && streq(argv[2], "eventlog"))
+                        return check_eventlog_main(argc - 2, argv + 2);
+                if (argc >= 3 && streq(argv[2], "quote"))
+                        return check_quote_main(argc - 2, argv + 2);
+                if (argc >= 3 && streq(argv[2], "hcl"))
+                        return check_hcl_main(argc - 2, argv + 2);
+                if (argc >= 3 && streq(argv[2], "evidence"))
+                        return check_evidence_main(argc - 2, argv + 2);
+                log_error("check: what to check? (snp, eventlog, quote, hcl, evidence)");
                 return EXIT_USAGE;
         }
         log_error("Unknown command '%s' (see cvm-verifier --help)", argv[1]);

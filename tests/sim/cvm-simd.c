@@ -8,6 +8,11 @@
  *   pki     DIR/platform.conf and the ARK -> ASK -> VCEK (and ASVK -> VLEK) hierarchy
  *   report  one signed report to a file; certs: the certificate table to a file
  *   set     edit DIR/platform.conf; show: print its effective values
+ *   tpm-setup  provision and boot a fresh swtpm: AK, AK certificate, measured boot, Azure NV
+ *   replay  the PCR values an event log replays to (the simulator's own parser)
+ *
+ * serve --tpm-port N also runs the TPM proxy (and with --azure the simulated paravisor) in front
+ * of swtpm; its command port goes to DIR/tpm-proxy.port.
  *
  * Normally driven by the cvm-sim script. It does not use the project's snp/ code on purpose.
  */
@@ -19,15 +24,18 @@
 #include <sys/stat.h>
 
 #include "tests/sim/sim-daemon.h"
+#include "tests/sim/sim-eventlog.h"
 #include "tests/sim/sim-pki.h"
 #include "tests/sim/sim-proto.h"
 #include "common/codec.h"
 #include "common/strutil.h"
 #include "tests/sim/sim-util.h"
+#include "tests/sim/sim-vtpm.h"
 
 #define EXIT_MOUNT_FAILED 2 /* cvm-sim turns this into "FUSE unavailable" */
 #define PID_FILE "cvm-simd.pid"
 #define TSM_MOUNT "tsm"
+#define PROXY_PORT_FILE "tpm-proxy.port"
 
 typedef struct Options {
         const char *dir;
@@ -37,13 +45,19 @@ typedef struct Options {
         uint32_t report_version; /* 0: not given */
         uint32_t vmpl;
         bool vlek, no_certs, reissue;
+        uint16_t tpm_port; /* 0: no TPM */
+        bool azure;
+        const char *eventlog;
+        const char *bank;
 } Options;
 
 static void usage(FILE *f) {
         fputs("Usage:\n"
               "  cvm-simd pki --dir DIR [--product milan|genoa|turin] [--report-version N]\n"
               "               [--vlek] [--no-certs] [--reissue]\n"
-              "  cvm-simd serve --dir DIR\n"
+              "  cvm-simd serve --dir DIR [--tpm-port N [--azure]]\n"
+              "  cvm-simd tpm-setup --dir DIR --tpm-port N [--eventlog FILE] [--azure]\n"
+              "  cvm-simd replay --eventlog FILE [--bank sha1|sha256|sha384|sha512]\n"
               "  cvm-simd report --dir DIR [--report-data HEX] [--vmpl N] --out FILE\n"
               "  cvm-simd certs --dir DIR --out FILE\n"
               "  cvm-simd set --dir DIR KEY=VALUE...\n"
@@ -52,7 +66,16 @@ static void usage(FILE *f) {
 }
 
 static int parse_options(int argc, char **argv, Options *o) {
-        enum { OPT_REPORT_VERSION = 0x100, OPT_REPORT_DATA, OPT_NO_CERTS, OPT_REISSUE };
+        enum {
+                OPT_REPORT_VERSION = 0x100,
+                OPT_REPORT_DATA,
+                OPT_NO_CERTS,
+                OPT_REISSUE,
+                OPT_TPM_PORT,
+                OPT_AZURE,
+                OPT_EVENTLOG,
+                OPT_BANK,
+        };
         static const struct option longopts[] = {
                 { "dir", required_argument, NULL, 'd' },
                 { "product", required_argument, NULL, 'p' },
@@ -63,6 +86,10 @@ static int parse_options(int argc, char **argv, Options *o) {
                 { "vlek", no_argument, NULL, 'l' },
                 { "no-certs", no_argument, NULL, OPT_NO_CERTS },
                 { "reissue", no_argument, NULL, OPT_REISSUE },
+                { "tpm-port", required_argument, NULL, OPT_TPM_PORT },
+                { "azure", no_argument, NULL, OPT_AZURE },
+                { "eventlog", required_argument, NULL, OPT_EVENTLOG },
+                { "bank", required_argument, NULL, OPT_BANK },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -102,6 +129,24 @@ static int parse_options(int argc, char **argv, Options *o) {
                 case OPT_REISSUE:
                         o->reissue = true;
                         break;
+                case OPT_TPM_PORT: {
+                        uint32_t v;
+
+                        /* the control port is the next one */
+                        if (safe_atou32(optarg, &v) < 0 || v == 0 || v >= UINT16_MAX)
+                                return sim_log_errno(-EINVAL, "Bad --tpm-port '%s'", optarg);
+                        o->tpm_port = (uint16_t) v;
+                        break;
+                }
+                case OPT_AZURE:
+                        o->azure = true;
+                        break;
+                case OPT_EVENTLOG:
+                        o->eventlog = optarg;
+                        break;
+                case OPT_BANK:
+                        o->bank = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(EXIT_SUCCESS);
@@ -109,10 +154,6 @@ static int parse_options(int argc, char **argv, Options *o) {
                         usage(stderr);
                         return -EINVAL;
                 }
-        if (!o->dir) {
-                usage(stderr);
-                return sim_log_errno(-EINVAL, "--dir is required");
-        }
         return 0;
 }
 
@@ -263,9 +304,81 @@ static int write_pid_file(const char *dir) {
         return sim_write_file_atomic(path, text, strlen(text), 0644);
 }
 
+static int cmd_tpm_setup(const Options *o) {
+        const SimVtpmSetup setup = {
+                .port = o->tpm_port,
+                .eventlog = o->eventlog,
+                .azure = o->azure,
+        };
+        char dir[PATH_MAX];
+
+        if (o->tpm_port == 0)
+                return sim_log_errno(-EINVAL, "--tpm-port is required");
+        if (!realpath(o->dir, dir))
+                return sim_log_errno(-errno, "Cannot resolve %s", o->dir);
+        return sim_vtpm_setup(dir, &setup);
+}
+
+static int cmd_replay(const Options *o) {
+        static const struct {
+                const char *name;
+                uint16_t alg;
+        } banks[] = { { "sha1", 0x0004 }, { "sha256", 0x000B }, { "sha384", 0x000C },
+                      { "sha512", 0x000D } };
+        _cleanup_(freep) uint8_t *buf = NULL;
+        _cleanup_(sim_eventlog_done) SimEventLog log = {};
+        uint8_t pcrs[SIM_EVENTLOG_PCRS][64];
+        char hex[129];
+        size_t size;
+        int r;
+
+        if (!o->eventlog)
+                return sim_log_errno(-EINVAL, "--eventlog is required");
+        if (o->bank) {
+                bool known = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(banks); i++)
+                        known = known || streq(o->bank, banks[i].name);
+                if (!known)
+                        return sim_log_errno(-EINVAL, "Unknown bank '%s'", o->bank);
+        }
+        r = sim_read_file(o->eventlog, SIM_EVENTLOG_MAX_SIZE, &buf, &size);
+        if (r < 0)
+                return sim_log_errno(r, "Cannot read %s", o->eventlog);
+        r = sim_eventlog_parse(buf, size, &log);
+        if (r < 0)
+                return sim_log_errno(r, "%s: not a crypto-agile event log", o->eventlog);
+        for (size_t i = 0; i < ELEMENTSOF(banks); i++) {
+                if (o->bank && !streq(o->bank, banks[i].name))
+                        continue;
+                r = sim_eventlog_replay(&log, banks[i].alg, pcrs, &size);
+                if (r == -ENOENT || r == -EPROTONOSUPPORT)
+                        continue;
+                if (r < 0)
+                        return r;
+                /* "bank pcr hex", one line per PCR: easy to compare in a shell test */
+                for (uint32_t pcr = 0; pcr < SIM_EVENTLOG_PCRS; pcr++) {
+                        hex_encode_buf(pcrs[pcr], size, hex);
+                        printf("%s %u %s\n", banks[i].name, pcr, hex);
+                }
+        }
+        return 0;
+}
+
+static int write_port_file(const char *dir, uint16_t port) {
+        char path[PATH_MAX], text[16];
+        int r;
+
+        r = sim_path_join(path, sizeof(path), dir, PROXY_PORT_FILE);
+        if (r < 0)
+                return r;
+        snprintf(text, sizeof(text), "%u\n", port);
+        return sim_write_file_atomic(path, text, strlen(text), 0644);
+}
+
 static int cmd_serve(const Options *o) {
         static SimDaemon d = { .fw_lock = PTHREAD_MUTEX_INITIALIZER };
-        char dir[PATH_MAX], mnt[PATH_MAX], sock[PATH_MAX], pid[PATH_MAX];
+        char dir[PATH_MAX], mnt[PATH_MAX], sock[PATH_MAX], pid[PATH_MAX], portf[PATH_MAX];
         struct fuse *f = NULL;
         SimPlatform p;
         int r;
@@ -280,8 +393,10 @@ static int cmd_serve(const Options *o) {
                 return sim_log_errno(-EIO, "RAND_bytes() failed");
         if (sim_path_join(mnt, sizeof(mnt), dir, TSM_MOUNT) < 0 ||
             sim_path_join(sock, sizeof(sock), dir, SIM_PROTO_SOCKET) < 0 ||
-            sim_path_join(pid, sizeof(pid), dir, PID_FILE) < 0)
+            sim_path_join(pid, sizeof(pid), dir, PID_FILE) < 0 ||
+            sim_path_join(portf, sizeof(portf), dir, PROXY_PORT_FILE) < 0)
                 return -ENAMETOOLONG;
+        (void) unlink(portf);
         if (mkdir(mnt, 0755) < 0 && errno != EEXIST)
                 return sim_log_errno(-errno, "Cannot create %s", mnt);
 
@@ -289,17 +404,29 @@ static int cmd_serve(const Options *o) {
         if (r < 0)
                 exit(EXIT_MOUNT_FAILED);
         r = sim_sockd_start(&d, sock);
+        if (r >= 0 && o->tpm_port != 0) {
+                uint16_t port;
+
+                r = sim_tpmproxy_start(&d, o->tpm_port, o->azure, &port);
+                if (r >= 0)
+                        r = write_port_file(dir, port);
+                if (r >= 0)
+                        sim_log("TPM proxy on 127.0.0.1:%u for swtpm on port %u%s", port,
+                                o->tpm_port, o->azure ? ", Azure paravisor" : "");
+        }
         if (r >= 0)
                 r = write_pid_file(dir);
         if (r < 0) {
                 sim_tsmfs_unmount(f);
                 (void) unlink(sock);
+                (void) unlink(portf);
                 return r;
         }
         sim_log("Serving %s: configfs-tsm at %s, sev-guest socket %s, %s report v%u", dir, mnt,
                 sock, sim_product_to_string(p.product), p.report_version);
         r = sim_tsmfs_run(f);
         (void) unlink(sock);
+        (void) unlink(portf);
         (void) unlink(pid);
         sim_log("Stopped");
         return r;
@@ -328,6 +455,11 @@ int main(int argc, char **argv) {
                 sim_log("Unexpected argument '%s'", argv[optind + 1]);
                 return EXIT_FAILURE;
         }
+        if (!o.dir && !streq(cmd, "replay")) {
+                usage(stderr);
+                sim_log("--dir is required");
+                return EXIT_FAILURE;
+        }
         if (streq(cmd, "pki"))
                 r = cmd_pki(&o);
         else if (streq(cmd, "serve"))
@@ -338,6 +470,10 @@ int main(int argc, char **argv) {
                 r = cmd_certs(&o);
         else if (streq(cmd, "show"))
                 r = cmd_show(&o);
+        else if (streq(cmd, "tpm-setup"))
+                r = cmd_tpm_setup(&o);
+        else if (streq(cmd, "replay"))
+                r = cmd_replay(&o);
         else if (streq(cmd, "set")) {
                 if (optind >= argc - 1) {
                         sim_log("set: give at least one KEY=VALUE");

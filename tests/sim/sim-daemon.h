@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tests/sim/sim-firmware.h"
@@ -30,3 +31,11 @@ void sim_tsmfs_unmount(struct fuse *f);
 
 /* The /dev/sev-guest back end: listens on path, serves requests on a thread. Logs failures. */
 int sim_sockd_start(SimDaemon *d, const char *path);
+
+/*
+ * The TPM proxy in front of swtpm (sim-tpmproxy.c): listens on two consecutive random loopback
+ * ports (commands, control) and forwards to swtpm's upstream_port and upstream_port + 1, on
+ * threads. With azure it writes the boot-time HCL report first, and refreshes it whenever the
+ * guest writes NV 0x01400002. *ret_port is the command port. Logs failures.
+ */
+int sim_tpmproxy_start(SimDaemon *d, uint16_t upstream_port, bool azure, uint16_t *ret_port);

@@ -73,6 +73,9 @@ void sim_platform_defaults(SimProduct product, SimPlatform *ret) {
                 .fw_minor = info->fw_minor,
                 .fw_build = info->fw_build,
                 .certs = true,
+                .hcl_secure_boot = SIM_HCL_SECURE_BOOT_FROM_LOG,
+                .hcl_console_enabled = true,
+                .hcl_tpm_enabled = true,
         };
         memcpy(ret->measurement, measurement, sizeof(ret->measurement));
         memset(ret->report_id_ma, 0xff, sizeof(ret->report_id_ma));
@@ -173,6 +176,15 @@ static const ConfKey conf_keys[] = {
           "host vmm_error: 1 INVALID_LEN (EIO), 2 BUSY (ETIMEDOUT), other (EIO)" },
         { "cert_pages", KEY_U32, FIELD(cert_pages), 0, 1024,
           "0, or force the host's table to need this many 4 KiB pages" },
+        { "hcl_secure_boot", KEY_U32, FIELD(hcl_secure_boot), 0, 2,
+          "Azure runtime claim secure-boot: 0 false, 1 true, 2 as the event log's SecureBoot "
+          "variable says" },
+        { "hcl_console_enabled", KEY_BOOL, FIELD(hcl_console_enabled), 0, 1,
+          "Azure runtime claim console-enabled" },
+        { "hcl_tpm_enabled", KEY_BOOL, FIELD(hcl_tpm_enabled), 0, 1,
+          "Azure runtime claim tpm-enabled" },
+        { "hcl_vm_unique_id", KEY_STRING, FIELD(hcl_vm_unique_id), 0, 0,
+          "Azure runtime claim vmUniqueId (a GUID); empty: derived from chip_id" },
 };
 
 static const struct {

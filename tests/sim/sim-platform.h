@@ -61,7 +61,14 @@ typedef struct SimPlatform {
         uint32_t fail_fw_error;   /* fw_error with fail_errno=EIO */
         uint32_t fail_vmm_error;  /* host error: 1 INVALID_LEN, 2 BUSY (-> ETIMEDOUT), ... */
         uint32_t cert_pages;      /* force the host's table to need this many pages */
+        /* Azure paravisor runtime claims (cvm-sim up --azure) */
+        uint32_t hcl_secure_boot; /* 0, 1, or SIM_HCL_SECURE_BOOT_FROM_LOG */
+        bool hcl_console_enabled;
+        bool hcl_tpm_enabled;
+        char hcl_vm_unique_id[37]; /* empty: derived from chip_id */
 } SimPlatform;
+
+#define SIM_HCL_SECURE_BOOT_FROM_LOG 2
 
 const char *sim_product_to_string(SimProduct p); /* "milan", ... */
 SimProduct sim_product_from_string(const char *s);

@@ -1,0 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* [io] `cvm-agent evidence`: argv[0] is "evidence". Returns an exit code. */
+int evidence_main(int argc, char **argv);

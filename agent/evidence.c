@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `cvm-agent evidence`: everything the verifier needs, in one JSON document (vtpm/evidence.h
+ * describes it): the vTPM's quote over the PCRs with the caller's nonce, PCR values, the AK, the
+ * event log, the ephemeral encryption key and its certification, and the isolation evidence (the
+ * Azure HCL report from NV 0x01400001, or an SNP report binding our own runtime claims).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "agent/agent.h"
+#include "common/cli-util.h"
+#include "common/codec.h"
+#include "common/diag.h"
+#include "common/exit-code.h"
+#include "common/fileio.h"
+#include "common/json-util.h"
+#include "common/jwk.h"
+#include "common/log.h"
+#include "common/openssl-util.h"
+#include "common/strutil.h"
+#include "snp/snp-source.h"
+#include "vtpm/eventlog.h"
+#include "vtpm/evidence.h"
+#include "vtpm/hcl-report.h"
+#include "vtpm/tpm-attest.h"
+#include "vtpm/tpm-device.h"
+
+#define EVENTLOG_DEFAULT "/sys/kernel/security/tpm0/binary_bios_measurements"
+
+static void help(void) {
+        printf("Usage: cvm-agent evidence [OPTIONS]\n"
+               "\n"
+               "Collects attestation evidence from the vTPM (and the SEV-SNP firmware, or the\n"
+               "Azure paravisor's HCL report) into one JSON document.\n"
+               "\n"
+               "  --pcrs LIST       PCRs to quote (default %s)\n"
+               "  --nonce HEX       up to 64 bytes for the quote and the reports (default random)\n"
+               "  --eventlog FILE   the TCG event log (default $CVM_EVENTLOG or\n"
+               "                    %s)\n"
+               "  --ak-handle H     the AK's persistent handle (default 0x%08x; created if absent)\n"
+               "  --isolation WHAT  auto (default), azure (HCL report), snp, or none\n"
+               "  --out FILE        write the document to FILE (default: stdout)\n"
+               "  --json            print the document on stdout (the default without --out)\n"
+               "\n"
+               "Environment: CVM_TCTI (default %s), and those of `cvm-agent report`.\n",
+               EVIDENCE_PCRS_DEFAULT, EVENTLOG_DEFAULT, TPM_AK_HANDLE_AZURE, TPM_TCTI_DEFAULT);
+}
+
+static int add_b64(json_object *o, const char *key, const uint8_t *p, size_t n) {
+        _cleanup_(freep) char *s = NULL;
+
+        if (base64url_encode(p, n, &s) < 0)
+                return -ENOMEM;
+        return json_add_string(o, key, s);
+}
+
+/* Waits for the paravisor to put our user data into a fresh HCL report (azure-cvm.md §2: the
+ * report is regenerated after the write; tools wait up to a few seconds). */
+static int read_hcl_report(TpmDevice *t, const uint8_t user_data[64], uint8_t **ret,
+                           size_t *ret_size, Diag *d) {
+        char want[129];
+
+        hex_encode_buf(user_data, 64, want);
+        for (unsigned attempt = 0;; attempt++) {
+                _cleanup_(json_object_putp) json_object *claims = NULL;
+                _cleanup_(freep) uint8_t *buf = NULL;
+                json_object *ud;
+                HclReport h;
+                size_t size;
+                int r;
+
+                r = tpm_device_nv_read(t, TPM_NV_HCL_REPORT, &buf, &size, d);
+                if (r < 0)
+                        return r;
+                if (hcl_report_parse(buf, size, &h, d) >= 0 && hcl_runtime_claims(&h, &claims, NULL) >= 0 &&
+                    json_object_object_get_ex(claims, "user-data", &ud) &&
+                    strcasecmp(json_object_get_string(ud), want) == 0) {
+                        *ret = TAKE_PTR(buf);
+                        *ret_size = size;
+                        return 0;
+                }
+                if (attempt >= 50)
+                        return diag_set(d, -ETIMEDOUT, "the HCL report in NV 0x%08x did not take "
+                                        "our user data within 5 s", TPM_NV_HCL_REPORT);
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 100000000 }, NULL);
+        }
+}
+
+/* Our own runtime claims for an SNP report outside Azure: the AK and the ephemeral key as JWKs
+ * and the nonce; REPORT_DATA = SHA-256 of exactly these bytes. */
+static int make_runtime_claims(const uint8_t *ak_pub, size_t ak_size, const uint8_t *ek_pub,
+                               size_t ek_size, const char *nonce_hex, char **ret, Diag *d) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ak = NULL, *ek = NULL;
+        json_object *keys = json_object_new_array(), *jwk = NULL;
+        TPMT_PUBLIC pub;
+        bool has;
+        int r;
+
+        if (!o || json_add(o, "keys", keys) < 0)
+                return -ENOMEM;
+        r = tpm_ak_load(ak_pub, ak_size, &ak, &pub, &has, d);
+        if (r >= 0)
+                r = tpm_ak_load(ek_pub, ek_size, &ek, &pub, &has, d);
+        if (r < 0)
+                return r;
+        if (jwk_from_pkey(ak, EVIDENCE_KID_AK, &jwk) < 0 || json_object_array_add(keys, jwk) < 0)
+                return -ENOMEM;
+        if (jwk_from_pkey(ek, EVIDENCE_KID_ENC_KEY, &jwk) < 0 ||
+            json_object_array_add(keys, jwk) < 0 || json_add_string(o, "nonce", nonce_hex) < 0)
+                return -ENOMEM;
+        *ret = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        return *ret ? 0 : -ENOMEM;
+}
+
+int evidence_main(int argc, char **argv) {
+        enum { ARG_PCRS = 0x100, ARG_NONCE, ARG_EVENTLOG, ARG_AK_HANDLE, ARG_ISOLATION, ARG_OUT,
+               ARG_JSON };
+        static const struct option options[] = {
+                { "pcrs", required_argument, NULL, ARG_PCRS },
+                { "nonce", required_argument, NULL, ARG_NONCE },
+                { "eventlog", required_argument, NULL, ARG_EVENTLOG },
+                { "ak-handle", required_argument, NULL, ARG_AK_HANDLE },
+                { "isolation", required_argument, NULL, ARG_ISOLATION },
+                { "out", required_argument, NULL, ARG_OUT },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(tpm_device_closep) TpmDevice *t = NULL;
+        _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
+        _cleanup_(freep) uint8_t *ak_pub = NULL, *quote = NULL, *sig = NULL, *ek_pub = NULL,
+                                 *certify = NULL, *certify_sig = NULL, *log = NULL, *hcl = NULL,
+                                 *ak_cert = NULL, *ek_cert = NULL;
+        _cleanup_(freep) char *claims = NULL;
+        const char *eventlog = secure_getenv("CVM_EVENTLOG") ?: EVENTLOG_DEFAULT;
+        const char *out = NULL, *isolation = "auto", *platform;
+        uint8_t nonce[64] = {};
+        size_t nonce_size = 32, ak_size, quote_size, sig_size, ek_size, certify_size,
+               certify_sig_size, log_size = 0, hcl_size = 0, ak_cert_size, ek_cert_size;
+        uint32_t mask, ak_handle = TPM_AK_HANDLE_AZURE;
+        bool random_nonce = true;
+        char nonce_hex[129];
+        json_object *tpm, *pcrs_json, *enc;
+        uint16_t banks[TPM_MAX_BANKS];
+        size_t n_banks;
+        TpmPcrSet pcrs = {}, quote_sel = {};
+        Diag d = {};
+        int c, r;
+
+        if (!doc)
+                return EXIT_INTERNAL;
+        (void) tpm_pcr_mask_parse(EVIDENCE_PCRS_DEFAULT, &mask);
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_PCRS:
+                        if (tpm_pcr_mask_parse(optarg, &mask) < 0) {
+                                log_error("--pcrs: '%s' is not a PCR list like 0-7,11", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case ARG_NONCE: {
+                        _cleanup_(freep) uint8_t *b = NULL;
+                        if (hex_decode(optarg, strlen(optarg), 64, &b, &nonce_size) < 0 ||
+                            nonce_size == 0) {
+                                log_error("--nonce: need 1 to 64 bytes of hex");
+                                return EXIT_USAGE;
+                        }
+                        memcpy(nonce, b, nonce_size);
+                        random_nonce = false;
+                        break;
+                }
+                case ARG_EVENTLOG:
+                        eventlog = optarg;
+                        break;
+                case ARG_AK_HANDLE:
+                        if (safe_atou32(optarg, &ak_handle) < 0 || (ak_handle >> 24) != 0x81) {
+                                log_error("--ak-handle: '%s' is not a persistent handle 0x81xxxxxx",
+                                          optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case ARG_ISOLATION:
+                        if (!streq(optarg, "auto") && !streq(optarg, "azure") &&
+                            !streq(optarg, "snp") && !streq(optarg, "none")) {
+                                log_error("--isolation: auto, azure, snp or none");
+                                return EXIT_USAGE;
+                        }
+                        isolation = optarg;
+                        break;
+                case ARG_OUT:
+                        out = optarg;
+                        break;
+                case ARG_JSON:
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind != argc) {
+                log_error("evidence: unexpected argument '%s'", argv[optind]);
+                return EXIT_USAGE;
+        }
+        if (random_nonce && RAND_bytes(nonce, (int) nonce_size) != 1)
+                return log_error("Cannot make a nonce"), EXIT_INTERNAL;
+        hex_encode_buf(nonce, nonce_size, nonce_hex);
+
+#define FAIL(r, what)                                                                    \
+        do {                                                                             \
+                log_error_errno((r), "%s: %s", (what), diag_text(&d, strerror(-(r))));  \
+                return exit_code_from_errno(r);                                          \
+        } while (0)
+
+        r = tpm_device_open(secure_getenv("CVM_TCTI"), &t, &d);
+        if (r < 0)
+                FAIL(r, "Cannot open the TPM");
+        r = tpm_device_ak(t, ak_handle, true, TPM_AK_ECC_P256, &ak_pub, &ak_size, &d);
+        if (r < 0)
+                FAIL(r, "Cannot get the attestation key");
+        r = tpm_device_banks(t, banks, &n_banks, &d);
+        if (r < 0)
+                FAIL(r, "Cannot list the PCR banks");
+        for (size_t i = 0; i < n_banks; i++) {
+                r = tpm_device_pcr_read(t, banks[i], mask, &pcrs, &d);
+                if (r < 0)
+                        FAIL(r, "Cannot read the PCRs");
+        }
+        /* The quote covers the SHA-256 bank (as Azure's does), else the first bank there is. */
+        {
+                const TpmPcrBank *b = tpm_pcr_set_bank(&pcrs, TPM_ALG_SHA256) ?: &pcrs.banks[0];
+                if (pcrs.n_banks == 0)
+                        FAIL(-EIO, "The TPM has no PCR banks");
+                TpmPcrBank *q = tpm_pcr_set_bank_add(&quote_sel, b->alg);
+                q->mask = mask;
+        }
+        r = tpm_device_ephemeral_key(t, ak_handle, &quote_sel, nonce, nonce_size, &ek_pub, &ek_size,
+                                     &certify, &certify_size, &certify_sig, &certify_sig_size, &d);
+        if (r < 0)
+                FAIL(r, "Cannot make the ephemeral encryption key");
+
+        /* Isolation evidence. */
+        platform = "trusted-launch";
+        if (!streq(isolation, "none") && !streq(isolation, "snp")) {
+                Diag probe = {};
+                r = tpm_device_nv_write_user_data(t, TPM_NV_HCL_USER_DATA, nonce, &probe);
+                if (r >= 0)
+                        r = read_hcl_report(t, nonce, &hcl, &hcl_size, &probe);
+                if (r >= 0)
+                        platform = "azure-sevsnp";
+                else if (streq(isolation, "azure") || r != -ENOENT) {
+                        d = probe;
+                        FAIL(r, "Cannot get the HCL report");
+                } else
+                        log_debug("no HCL report: %s", probe.text);
+        }
+        if (!hcl && !streq(isolation, "none") && !streq(isolation, "azure")) {
+                SnpSource src = {
+                        .kind = SNP_SOURCE_AUTO,
+                        .tsm_report_dir = secure_getenv("CVM_TSM_REPORT_DIR"),
+                        .sev_guest_path = secure_getenv("CVM_SEV_GUEST_DEVICE"),
+                };
+                uint8_t rd[64] = {};
+                SnpEvidence ev = {};
+                Diag probe = {};
+
+                r = make_runtime_claims(ak_pub, ak_size, ek_pub, ek_size, nonce_hex, &claims, &d);
+                if (r < 0)
+                        FAIL(r, "Cannot build the runtime claims");
+                if (!EVP_Digest(claims, strlen(claims), rd, NULL, EVP_sha256(), NULL))
+                        return EXIT_INTERNAL;
+                r = snp_source_get_report(&src, rd, 0, true, &ev, &probe);
+                if (r >= 0) {
+                        json_object *snp = json_object_new_object();
+                        platform = "sevsnp";
+                        if (json_add(doc, "snp", snp) < 0 ||
+                            add_b64(snp, "report", ev.report, ev.report_size) < 0 ||
+                            (ev.certs && add_b64(snp, "certificates", ev.certs, ev.certs_size) < 0) ||
+                            add_b64(snp, "runtime_data", (const uint8_t *) claims, strlen(claims)) < 0) {
+                                snp_evidence_done(&ev);
+                                return EXIT_INTERNAL;
+                        }
+                        snp_evidence_done(&ev);
+                } else if (streq(isolation, "snp") || r != -ENODEV) {
+                        d = probe;
+                        FAIL(r, "Cannot get an SNP report");
+                } else
+                        log_debug("no SNP report: %s", probe.text);
+        }
+
+        r = tpm_device_quote(t, ak_handle, &quote_sel, nonce, nonce_size, &quote, &quote_size, &sig,
+                             &sig_size, &d);
+        if (r < 0)
+                FAIL(r, "Cannot quote");
+        /* Optional parts. */
+        /* Certificates in NV indices are zero-padded to the index's size: keep the DER. */
+        if (tpm_device_nv_read(t, TPM_NV_AK_CERT_AZURE, &ak_cert, &ak_cert_size, NULL) < 0 ||
+            der_trim_padding(ak_cert, ak_cert_size, &ak_cert_size) < 0) {
+                free(ak_cert);
+                ak_cert = NULL;
+        }
+        if ((tpm_device_nv_read(t, TPM_NV_EK_CERT_RSA, &ek_cert, &ek_cert_size, NULL) < 0 &&
+             tpm_device_nv_read(t, TPM_NV_EK_CERT_ECC, &ek_cert, &ek_cert_size, NULL) < 0) ||
+            der_trim_padding(ek_cert, ek_cert_size, &ek_cert_size) < 0) {
+                free(ek_cert);
+                ek_cert = NULL;
+        }
+        r = read_full_file(eventlog, EVENTLOG_MAX_SIZE, &log, &log_size);
+        if (r < 0) {
+                log_warning("No event log at %s (%s): the verifier cannot explain the PCRs",
+                            eventlog, strerror(-r));
+                log = NULL;
+        }
+
+        tpm = json_object_new_object();
+        enc = json_object_new_object();
+        if (json_add_int(doc, "version", EVIDENCE_VERSION) < 0 ||
+            json_add_string(doc, "platform", platform) < 0 ||
+            json_add_string(doc, "nonce", nonce_hex) < 0 || json_add(doc, "tpm", tpm) < 0 ||
+            add_b64(tpm, "ak_public", ak_pub, ak_size) < 0 ||
+            add_b64(tpm, "quote", quote, quote_size) < 0 ||
+            add_b64(tpm, "quote_signature", sig, sig_size) < 0 ||
+            tpm_pcrs_to_json(&pcrs, &pcrs_json) < 0 || json_add(tpm, "pcrs", pcrs_json) < 0 ||
+            json_add(tpm, "encryption_key", enc) < 0 || add_b64(enc, "public", ek_pub, ek_size) < 0 ||
+            add_b64(enc, "certify_info", certify, certify_size) < 0 ||
+            add_b64(enc, "certify_signature", certify_sig, certify_sig_size) < 0 ||
+            (ak_cert && add_b64(tpm, "ak_certificate", ak_cert, ak_cert_size) < 0) ||
+            (ek_cert && add_b64(tpm, "ek_certificate", ek_cert, ek_cert_size) < 0) ||
+            (log && add_b64(doc, "eventlog", log, log_size) < 0) ||
+            (hcl && add_b64(doc, "hcl_report", hcl, hcl_size) < 0))
+                return EXIT_INTERNAL;
+#undef FAIL
+        if (out) {
+                const char *s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
+                r = write_file_atomic(out, s, strlen(s));
+                if (r < 0)
+                        return log_error_errno(r, "Cannot write %s: %m", out), EXIT_INTERNAL;
+                log_info("Evidence (%s, nonce %s) written to %s", platform, nonce_hex, out);
+                return EXIT_OK;
+        }
+        return json_print(stdout, doc) < 0 ? EXIT_INTERNAL : EXIT_OK;
+}
