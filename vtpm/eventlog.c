@@ -26,8 +26,6 @@ static const uint8_t STARTUP_LOCALITY[16] = "StartupLocality";
 static const char EBS_INVOCATION[] = "Exit Boot Services Invocation";
 static const char EBS_SUCCESS[] = "Exit Boot Services Returned with Success";
 
-DEFINE_CLEANUP_FUNC(EVP_MD *, EVP_MD_free);
-
 /* ---- parsing ---- */
 
 typedef struct Parser {
@@ -923,18 +921,19 @@ static int decode_separator(const uint8_t *p, size_t n, json_object *o, TextBuf 
  * technology byte (go-tpm-tools' GCEConfidentialTechnology). */
 static int decode_nonhost_info(const uint8_t *p, size_t n, json_object *o, TextBuf *summary) {
         static const char sig[16] = "GCE NonHostInfo";
-        static const char *const tech[] = { "none", "AMD SEV", "AMD SEV-ES", "Intel TDX",
-                                            "AMD SEV-SNP" };
+        /* go-tpm-tools proto/attest.proto; 3 is reserved. */
+        static const char *const tech[] = { "none", "AMD SEV", "AMD SEV-ES", NULL, "AMD SEV-SNP",
+                                            "Intel TDX" };
 
         if (n < 17 || memcmp(p, sig, sizeof(sig)) != 0)
                 return -ENODATA;
         if (json_add_string(o, "signature", "GCE NonHostInfo") < 0 ||
             json_add_int(o, "confidential_technology", p[16]) < 0 ||
-            (p[16] < ELEMENTSOF(tech) &&
+            (p[16] < ELEMENTSOF(tech) && tech[p[16]] &&
              json_add_string(o, "confidential_technology_name", tech[p[16]]) < 0))
                 return -ENOMEM;
         text_buf_printf(summary, "GCE NonHostInfo: confidential technology %u", p[16]);
-        if (p[16] < ELEMENTSOF(tech))
+        if (p[16] < ELEMENTSOF(tech) && tech[p[16]])
                 text_buf_printf(summary, " (%s)", tech[p[16]]);
         return 0;
 }

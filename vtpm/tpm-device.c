@@ -583,8 +583,14 @@ int tpm_device_decrypt(TpmDevice *t, uint16_t scheme, uint16_t hash, const uint8
         TPM_CALL(rc, Esys_RSA_Decrypt(t->esys, t->ephemeral, session, ESYS_TR_NONE, ESYS_TR_NONE,
                                       &cipher, &sch, &label, &msg));
         (void) Esys_FlushContext(t->esys, session);
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(rc, "RSA_Decrypt", 0, d);
+        if (rc != TSS2_RC_SUCCESS) {
+                Diag inner = {};
+                r = tpm_error(rc, "RSA_Decrypt", 0, &inner);
+                if (r == -EPERM)
+                        return diag_set(d, r, "the TPM refuses to decrypt: a PCR in the key's "
+                                        "PolicyPCR changed since the key was made (%s)", inner.text);
+                return diag_set(d, r, "%s", inner.text);
+        }
         r = secret_new(msg->size ? msg->size : 1, &s);
         if (r >= 0) {
                 memcpy(s->data, msg->buffer, msg->size);
@@ -594,5 +600,12 @@ int tpm_device_decrypt(TpmDevice *t, uint16_t scheme, uint16_t hash, const uint8
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int tpm_device_esys(TpmDevice *t, ESYS_CONTEXT **ret_esys, void *ret_tcti) {
+        *ret_esys = t->esys;
+        if (ret_tcti)
+                *(TSS2_TCTI_CONTEXT **) ret_tcti = t->tcti;
         return 0;
 }

@@ -85,6 +85,10 @@ int tpm_device_ephemeral_key(TpmDevice *t, uint32_t ak_handle, const TpmPcrSet *
                              size_t *ret_certify_size, uint8_t **ret_sig, size_t *ret_sig_size,
                              struct Diag *d);
 
+/* The ESAPI context, for tests that need a command this module does not wrap. */
+struct ESYS_CONTEXT;
+int tpm_device_esys(TpmDevice *t, struct ESYS_CONTEXT **ret_esys, void *ret_tcti);
+
 /* TPM2_RSA_Decrypt with the ephemeral key in a PolicyPCR session. scheme: TPM2_ALG_RSAES or
  * TPM2_ALG_OAEP (with hash). The plaintext goes into a Secret-backed buffer the caller frees with
  * secret_free(). -EPERM if the PCRs moved since the key was made. */
