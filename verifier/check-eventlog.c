@@ -141,8 +141,11 @@ static void print_events(json_object *events) {
         }
 }
 
-static void print_verdicts(json_object *verdicts, const char *pcrs_path) {
+static void print_verdicts(json_object *verdicts, json_object *skipped, const char *pcrs_path) {
         printf("Verdicts against %s:\n", pcrs_path);
+        for (size_t i = 0; i < json_object_array_length(skipped); i++)
+                printf("  %-8s the log has no replayable bank for it (not compared)\n",
+                       json_object_get_string(json_object_array_get_idx(skipped, i)));
         json_object_object_foreach(verdicts, bank, bo) {
                 json_object_object_foreach(bo, idx, v) {
                         json_object *m, *w, *evs;
@@ -211,7 +214,7 @@ int check_eventlog_main(int argc, char **argv) {
         };
         _cleanup_(eventlog_freep) EventLog *log = NULL;
         _cleanup_(json_object_putp) json_object *ej = NULL, *doc = NULL, *pcrs_json = NULL,
-                                                *verdicts = NULL;
+                                                *verdicts = NULL, *skipped = NULL;
         _cleanup_(freep) uint8_t *buf = NULL, *pbuf = NULL;
         const char *log_path, *pcrs_path = NULL;
         size_t size, psize, compared = 0;
@@ -306,6 +309,17 @@ int check_eventlog_main(int argc, char **argv) {
                         goto fail;
                 }
                 mismatches = r;
+                /* Quoted banks the log does not let us compare, said rather than dropped. */
+                skipped = json_object_new_array();
+                if (!skipped)
+                        return EXIT_INTERNAL;
+                for (size_t b = 0; b < quoted.n_banks; b++) {
+                        const char *name = tpm_alg_hash_name(quoted.banks[b].alg);
+
+                        if (!json_object_object_get_ex(verdicts, name, NULL) &&
+                            json_object_array_add(skipped, json_object_new_string(name)) < 0)
+                                return EXIT_INTERNAL;
+                }
         }
 
         r = eventlog_to_json(log, &ej);
@@ -364,6 +378,7 @@ int check_eventlog_main(int argc, char **argv) {
                         return EXIT_INTERNAL;
                 if (pcrs_path) {
                         if (json_add(doc, "verdicts", json_object_get(verdicts)) < 0 ||
+                            json_add(doc, "banks_not_compared", json_object_get(skipped)) < 0 ||
                             json_add_int(doc, "compared", (int64_t) compared) < 0 ||
                             json_add_int(doc, "mismatches", mismatches) < 0 ||
                             json_add_bool(doc, "verified", ret == EXIT_OK) < 0 ||
@@ -401,7 +416,7 @@ int check_eventlog_main(int argc, char **argv) {
                                 printf("    %2s: %s\n", idx, json_object_get_string(hex));
                 }
                 if (pcrs_path)
-                        print_verdicts(verdicts, pcrs_path);
+                        print_verdicts(verdicts, skipped, pcrs_path);
                 if (json_object_object_get_ex(ej, "events", &events))
                         print_events(events);
                 if (pcrs_path) {
