@@ -149,6 +149,30 @@ static int check_eventlog(Ctx *c, const TpmPcrSet *quoted, Diag *d) {
                 return diag_set(d, r, "event log: cannot compare with the quoted PCRs");
         if (json_add(c->report, "eventlog", verdicts) < 0)
                 return -ENOMEM;
+        /* A quoted PCR the firmware log never extends must still hold its reset value (zero; all
+         * 0xFF for the DRTM PCRs 17..22): otherwise something extended it that the log does not
+         * explain. (Runtime PCRs such as IMA's 10 belong in another log: do not quote them here.) */
+        for (size_t b = 0; b < quoted->n_banks; b++) {
+                const TpmPcrBank *q = &quoted->banks[b];
+                TpmPcrBank replay;
+
+                if (eventlog_replay(log, q->alg, &replay) < 0)
+                        continue;
+                for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+                        bool reset, ff = true;
+
+                        if (!(q->mask & (UINT32_C(1) << i)) || (replay.mask & (UINT32_C(1) << i)))
+                                continue;
+                        /* The replay holds the reset value of a PCR it never extends. */
+                        reset = memcmp(q->value[i], replay.value[i], q->size) == 0;
+                        for (size_t j = 0; j < q->size; j++)
+                                ff = ff && q->value[i][j] == 0xFF;
+                        if (!reset && !(ff && i >= 17 && i <= 22))
+                                return diag_set(d, -EXDEV, "%s PCR %u was extended, but the event "
+                                                "log has no events for it",
+                                                tpm_alg_hash_name(q->alg), i);
+                }
+        }
         if (r > 0) {
                 /* Name the first PCR that differs. */
                 for (size_t b = 0; b < quoted->n_banks; b++) {
