@@ -68,9 +68,18 @@ int write_file_atomic(const char *path, const void *data, size_t size) {
         const uint8_t *p = data;
         int wfd;
 
+        struct stat st;
+
         if (streq(path, "-"))
                 wfd = STDOUT_FILENO;
-        else {
+        else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+                /* A device or a pipe (/dev/null, /dev/stdout): write to it; renaming a file over
+                 * it would replace the node. */
+                fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        return -errno;
+                wfd = fd;
+        } else {
                 if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
                         tmp = NULL;
                         return -ENOMEM;
