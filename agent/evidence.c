@@ -44,6 +44,7 @@ static void help(void) {
                "  --eventlog FILE   the TCG event log (default $CVM_EVENTLOG or\n"
                "                    %s)\n"
                "  --ak-handle H     the AK's persistent handle (default 0x%08x; created if absent)\n"
+               "  --ak-type T       the type of an AK created here: ecc (P-256, default) or rsa\n"
                "  --isolation WHAT  auto (default), azure (HCL report), snp, or none\n"
                "  --out FILE        write the document to FILE (default: stdout)\n"
                "  --json            print the document on stdout (the default without --out)\n"
@@ -119,14 +120,33 @@ static int make_runtime_claims(const uint8_t *ak_pub, size_t ak_size, const uint
         return *ret ? 0 : -ENOMEM;
 }
 
+/* The AK certificate in NV is the platform's AK's: keep it only when it certifies our AK. */
+static bool ak_cert_matches(const uint8_t *der, size_t der_size, const uint8_t *ak_pub,
+                            size_t ak_size) {
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *cert = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ak = NULL;
+        TPMT_PUBLIC pub;
+        bool has;
+
+        if (x509_parse_bundle(der, der_size, &cert) < 0 ||
+            tpm_ak_load(ak_pub, ak_size, &ak, &pub, &has, NULL) < 0)
+                return false;
+        if (!pkey_equal(X509_get0_pubkey(sk_X509_value(cert, 0)), ak)) {
+                log_debug("the AK certificate in NV 0x%08x is for another key", TPM_NV_AK_CERT_AZURE);
+                return false;
+        }
+        return true;
+}
+
 int evidence_main(int argc, char **argv) {
-        enum { ARG_PCRS = 0x100, ARG_NONCE, ARG_EVENTLOG, ARG_AK_HANDLE, ARG_ISOLATION, ARG_OUT,
-               ARG_JSON };
+        enum { ARG_PCRS = 0x100, ARG_NONCE, ARG_EVENTLOG, ARG_AK_HANDLE, ARG_AK_TYPE, ARG_ISOLATION,
+               ARG_OUT, ARG_JSON };
         static const struct option options[] = {
                 { "pcrs", required_argument, NULL, ARG_PCRS },
                 { "nonce", required_argument, NULL, ARG_NONCE },
                 { "eventlog", required_argument, NULL, ARG_EVENTLOG },
                 { "ak-handle", required_argument, NULL, ARG_AK_HANDLE },
+                { "ak-type", required_argument, NULL, ARG_AK_TYPE },
                 { "isolation", required_argument, NULL, ARG_ISOLATION },
                 { "out", required_argument, NULL, ARG_OUT },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -145,6 +165,7 @@ int evidence_main(int argc, char **argv) {
         size_t nonce_size = 32, ak_size, quote_size, sig_size, ek_size, certify_size,
                certify_sig_size, log_size = 0, hcl_size = 0, ak_cert_size, ek_cert_size;
         uint32_t mask, ak_handle = TPM_AK_HANDLE_AZURE;
+        TpmAkType ak_type = TPM_AK_ECC_P256;
         bool random_nonce = true;
         char nonce_hex[129];
         json_object *tpm, *pcrs_json, *enc;
@@ -186,6 +207,16 @@ int evidence_main(int argc, char **argv) {
                                 return EXIT_USAGE;
                         }
                         break;
+                case ARG_AK_TYPE:
+                        if (streq(optarg, "ecc"))
+                                ak_type = TPM_AK_ECC_P256;
+                        else if (streq(optarg, "rsa"))
+                                ak_type = TPM_AK_RSA_2048;
+                        else {
+                                log_error("--ak-type: ecc or rsa");
+                                return EXIT_USAGE;
+                        }
+                        break;
                 case ARG_ISOLATION:
                         if (!streq(optarg, "auto") && !streq(optarg, "azure") &&
                             !streq(optarg, "snp") && !streq(optarg, "none")) {
@@ -222,7 +253,7 @@ int evidence_main(int argc, char **argv) {
         r = tpm_device_open(secure_getenv("CVM_TCTI"), &t, &d);
         if (r < 0)
                 FAIL(r, "Cannot open the TPM");
-        r = tpm_device_ak(t, ak_handle, true, TPM_AK_ECC_P256, &ak_pub, &ak_size, &d);
+        r = tpm_device_ak(t, ak_handle, true, ak_type, &ak_pub, &ak_size, &d);
         if (r < 0)
                 FAIL(r, "Cannot get the attestation key");
         r = tpm_device_banks(t, banks, &n_banks, &d);
@@ -302,7 +333,8 @@ int evidence_main(int argc, char **argv) {
         /* Optional parts. */
         /* Certificates in NV indices are zero-padded to the index's size: keep the DER. */
         if (tpm_device_nv_read(t, TPM_NV_AK_CERT_AZURE, &ak_cert, &ak_cert_size, NULL) < 0 ||
-            der_trim_padding(ak_cert, ak_cert_size, &ak_cert_size) < 0) {
+            der_trim_padding(ak_cert, ak_cert_size, &ak_cert_size) < 0 ||
+            !ak_cert_matches(ak_cert, ak_cert_size, ak_pub, ak_size)) {
                 free(ak_cert);
                 ak_cert = NULL;
         }

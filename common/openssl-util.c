@@ -4,6 +4,11 @@
 
 #include "common/openssl-util.h"
 
+/* Untrusted PEM never gets to ask for a password on the terminal. */
+int pem_no_password(char *buf, int size, int rwflag, void *u) {
+        return -1;
+}
+
 static bool looks_like_pem(const uint8_t *buf, size_t size) {
         static const char tag[] = "-----BEGIN ";
 
@@ -31,7 +36,7 @@ int x509_parse_bundle(const uint8_t *buf, size_t size, STACK_OF(X509) **ret) {
 
                 if (!bio)
                         return -ENOMEM;
-                while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+                while ((x = PEM_read_bio_X509(bio, NULL, pem_no_password, NULL))) {
                         if (!sk_X509_push(sk, x)) {
                                 X509_free(x);
                                 return -ENOMEM;
@@ -69,7 +74,7 @@ int x509_crl_parse(const uint8_t *buf, size_t size, X509_CRL **ret) {
                 _cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(buf, (int) size);
                 if (!bio)
                         return -ENOMEM;
-                crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+                crl = PEM_read_bio_X509_CRL(bio, NULL, pem_no_password, NULL);
         } else {
                 const unsigned char *p = buf;
                 crl = d2i_X509_CRL(NULL, &p, (long) size);

@@ -25,6 +25,9 @@ static inline void sk_X509_pop_freep(STACK_OF(X509) **sk) {
                 sk_X509_pop_free(*sk, X509_free);
 }
 
+/* A pem_password_cb that refuses: untrusted PEM must not prompt on the terminal. */
+int pem_no_password(char *buf, int size, int rwflag, void *u);
+
 /* Largest certificate bundle we parse (a VCEK + ASK + ARK in PEM is about 6.5 KiB). */
 #define CERT_BUNDLE_MAX (256u * 1024u)
 

@@ -5,16 +5,19 @@
 #include "common/exit-code.h"
 #include "common/log.h"
 #include "verifier/check.h"
+#include "verifier/server.h"
 
 static void help(void) {
         printf("Usage: cvm-verifier COMMAND [OPTIONS]\n"
                "\n"
                "Commands:\n"
+               "  serve --dev        Run the attestation service (development mode)\n"
                "  check snp REPORT   Verify an SEV-SNP report offline (see check snp --help)\n"
                "  check eventlog LOG Parse and replay a TCG event log, compare with PCRs\n"
                "  check quote ...    Verify a TPM quote (signature, nonce, PCR digest)\n"
                "  check hcl HCL      Verify an Azure HCL report (binding, SNP report, AK)\n"
                "  check evidence F   Verify what `cvm-agent evidence` wrote, all together\n"
+               "  check token JWT    Verify an MAA-style JWT (JWKS or PEM key), print its claims\n"
                "\n"
                "Exit codes: 0 ok, 1 internal, 2 usage, 3 malformed, 4 verification failed,\n"
                "5 policy denied, 6 unavailable.\n");
@@ -34,6 +37,8 @@ int main(int argc, char **argv) {
                 printf("cvm-verifier %s\n", PACKAGE_VERSION);
                 return EXIT_OK;
         }
+        if (streq(argv[1], "serve"))
+                return serve_main(argc - 1, argv + 1);
         if (streq(argv[1], "check")) {
                 if (argc >= 3 && streq(argv[2], "snp"))
                         return check_snp_main(argc - 2, argv + 2);
@@ -45,7 +50,9 @@ int main(int argc, char **argv) {
                         return check_hcl_main(argc - 2, argv + 2);
                 if (argc >= 3 && streq(argv[2], "evidence"))
                         return check_evidence_main(argc - 2, argv + 2);
-                log_error("check: what to check? (snp, eventlog, quote, hcl, evidence)");
+                if (argc >= 3 && streq(argv[2], "token"))
+                        return check_token_main(argc - 2, argv + 2);
+                log_error("check: what to check? (snp, eventlog, quote, hcl, evidence, token)");
                 return EXIT_USAGE;
         }
         log_error("Unknown command '%s' (see cvm-verifier --help)", argv[1]);

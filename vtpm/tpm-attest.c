@@ -199,7 +199,7 @@ int tpm_ak_load(const uint8_t *buf, size_t size, EVP_PKEY **ret, TPMT_PUBLIC *re
         *ret_has_public = false;
         if (size > 2 && memmem(buf, MIN(size, (size_t) 4096), "-----BEGIN", 10)) {
                 _cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(buf, (int) MIN(size, (size_t) INT32_MAX));
-                k = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+                k = bio ? PEM_read_bio_PUBKEY(bio, NULL, pem_no_password, NULL) : NULL;
                 if (!k) {
                         ERR_clear_error();
                         return diag_set(d, -EBADMSG, "AK: PEM without a public key");

@@ -6,6 +6,8 @@
  * comparison with quoted PCRs. The quoted set is the replay itself with one PCR flipped and
  * every other PCR selected too, so the comparison must report exactly one mismatch.
  */
+#include <stdio.h>
+
 #include <json-c/json.h>
 
 #include "common/diag.h"
@@ -76,8 +78,7 @@ static void check_verdict(json_object *verdicts, const TpmPcrBank *bank, uint32_
                 abort();
 }
 
-static void compare_flipped(const EventLog *log, TpmPcrSet *set, const uint8_t *data,
-                            size_t size) {
+static void compare_flipped(const EventLog *log, TpmPcrSet *set, const uint8_t *data, size_t size) {
         _cleanup_(json_object_putp) json_object *verdicts = NULL;
         size_t flip_bank = 0;
         uint32_t flip_pcr = 0;

@@ -146,6 +146,9 @@ expect "snp: edited runtime claims" 4 "REPORT_DATA is not the SHA-256" \
 expect "trusted launch: evidence" 0 "" "$AGENT" evidence --isolation none --out "$tmp/tl.json"
 expect "trusted launch: check evidence with the AK CA" 0 "" \
         "$VERIFIER" check evidence "$tmp/tl.json" --ak-ca "$CVM_SIM_AK_CA"
+expect "an RSA AK created at another handle" 0 "" \
+        "$AGENT" evidence --isolation none --ak-handle 0x81000020 --ak-type rsa --out "$tmp/rsa.json"
+expect "check evidence with the RSA AK" 0 "" "$VERIFIER" check evidence "$tmp/rsa.json"
 expect "trusted launch: the wrong AK CA" 4 "not issued by the AK CA" \
         "$VERIFIER" check evidence "$tmp/tl.json" --ak-ca "$CVM_SIM_ROOT"
 

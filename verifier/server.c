@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * [io] cvm-verifier serve: an MAA-compatible attestation service over libmicrohttpd.
+ *
+ * This is the development mode (`serve --dev`, in the manner of `vault server -dev`): plain HTTP
+ * on loopback only, an ephemeral RS256 signing key, one tenant whose issuer is the listen URL, the
+ * default policy (permit SEV-SNP guests that are not debuggable and whose evidence verified), and
+ * extra trusted roots only from --trust-root. Endpoints: GET /health, GET /metrics,
+ * GET /.well-known/openid-configuration, GET /certs, POST /attest/SevSnpVm.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/codec.h"
+#include "common/diag.h"
+#include "common/exit-code.h"
+#include "common/fileio.h"
+#include "common/json-util.h"
+#include "common/jws.h"
+#include "common/jwk.h"
+#include "common/log.h"
+#include "common/openssl-util.h"
+#include "common/strutil.h"
+#include "snp/snp-verify.h"
+#include "verifier/appraise.h"
+#include "verifier/server.h"
+
+#define BODY_MAX APPRAISE_BODY_MAX
+#define TOKEN_LIFETIME_SEC (8 * 3600) /* MAA's: exp - iat = 28800 in every sample */
+#define CONNECTION_TIMEOUT_SEC 10
+
+typedef struct Server {
+        struct MHD_Daemon *mhd;
+        SnpTrust *trust;
+        EVP_PKEY *key;
+        char kid[64];
+        char issuer[128];
+        atomic_ulong requests, tokens, denied, rejected, malformed;
+} Server;
+
+typedef struct Request {
+        char *body;
+        size_t size;
+        bool too_big;
+} Request;
+
+static int respond(struct MHD_Connection *c, unsigned status, const char *content_type,
+                   const char *body, const char *error_code) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *) body,
+                                                                 MHD_RESPMEM_MUST_COPY);
+        int k;
+
+        if (!r)
+                return MHD_NO;
+        (void) MHD_add_response_header(r, "Content-Type", content_type);
+        if (error_code)
+                (void) MHD_add_response_header(r, "x-ms-error-code", error_code);
+        k = MHD_queue_response(c, status, r);
+        MHD_destroy_response(r);
+        return k;
+}
+
+static int respond_json(struct MHD_Connection *c, unsigned status, json_object *o) {
+        return respond(c, status, "application/json",
+                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), NULL);
+}
+
+/* MAA's error envelope: {"error": {"code", "message"}} and the x-ms-error-code header. */
+static int respond_error(struct MHD_Connection *c, unsigned status, const char *code,
+                         const char *message) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(),
+                                                *e = json_object_new_object();
+
+        if (!o || !e || json_add_string(e, "code", code) < 0 ||
+            json_add_string(e, "message", message) < 0 || json_add(o, "error", json_object_get(e)) < 0)
+                return MHD_NO;
+        return respond(c, status, "application/json",
+                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), code);
+}
+
+static int handle_openid(Server *s, struct MHD_Connection *c) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *arr;
+        char url[192];
+
+        (void) snprintf(url, sizeof(url), "%s/certs", s->issuer);
+        if (!o || json_add_string(o, "issuer", s->issuer) < 0 ||
+            json_add_string(o, "jwks_uri", url) < 0)
+                return MHD_NO;
+        arr = json_object_new_array();
+        json_object_array_add(arr, json_object_new_string("RS256"));
+        json_add(o, "id_token_signing_alg_values_supported", arr);
+        arr = json_object_new_array();
+        json_object_array_add(arr, json_object_new_string("token"));
+        json_add(o, "response_types_supported", arr);
+        arr = json_object_new_array();
+        json_object_array_add(arr, json_object_new_string("public"));
+        json_add(o, "subject_types_supported", arr);
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
+static int handle_certs(Server *s, struct MHD_Connection *c) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *keys = json_object_new_array(), *jwk = NULL;
+
+        if (!o || json_add(o, "keys", keys) < 0 || jwk_from_pkey(s->key, s->kid, &jwk) < 0 ||
+            json_add_string(jwk, "use", "sig") < 0 || json_add_string(jwk, "alg", "RS256") < 0 ||
+            json_object_array_add(keys, jwk) < 0)
+                return MHD_NO;
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
+static int handle_metrics(Server *s, struct MHD_Connection *c) {
+        char buf[1024];
+
+        (void) snprintf(buf, sizeof(buf),
+                        "# HELP cvm_verifier_requests_total HTTP requests.\n"
+                        "# TYPE cvm_verifier_requests_total counter\n"
+                        "cvm_verifier_requests_total %lu\n"
+                        "# HELP cvm_verifier_verdicts_total Attestation verdicts by reason.\n"
+                        "# TYPE cvm_verifier_verdicts_total counter\n"
+                        "cvm_verifier_verdicts_total{verdict=\"token\"} %lu\n"
+                        "cvm_verifier_verdicts_total{verdict=\"policy_denied\"} %lu\n"
+                        "cvm_verifier_verdicts_total{verdict=\"verification_failed\"} %lu\n"
+                        "cvm_verifier_verdicts_total{verdict=\"malformed\"} %lu\n",
+                        atomic_load(&s->requests), atomic_load(&s->tokens), atomic_load(&s->denied),
+                        atomic_load(&s->rejected), atomic_load(&s->malformed));
+        return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, NULL);
+}
+
+/* The development policy: SEV-SNP, not debuggable (the chain and signature already verified). */
+static bool dev_policy_permits(json_object *claims, const char **ret_reason) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(claims, "x-ms-sevsnpvm-is-debuggable", &v) ||
+            json_object_get_boolean(v)) {
+                *ret_reason = "policy: the guest is debuggable (x-ms-sevsnpvm-is-debuggable)";
+                return false;
+        }
+        return true;
+}
+
+static int issue_token(Server *s, json_object *claims, char **ret) {
+        uint8_t jti[32];
+        char jti_hex[65];
+        time_t now = time(NULL);
+        const char *payload;
+
+        if (RAND_bytes(jti, sizeof(jti)) != 1)
+                return -EIO;
+        hex_encode_buf(jti, sizeof(jti), jti_hex);
+        if (json_add_string(claims, "iss", s->issuer) < 0 ||
+            json_add_int(claims, "iat", now) < 0 || json_add_int(claims, "nbf", now) < 0 ||
+            json_add_int(claims, "exp", now + TOKEN_LIFETIME_SEC) < 0 ||
+            json_add_string(claims, "jti", jti_hex) < 0)
+                return -ENOMEM;
+        payload = json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+        {
+                char jku[192];
+                (void) snprintf(jku, sizeof(jku), "%s/certs", s->issuer);
+                return jws_sign("RS256", s->key, s->kid, jku, NULL, (const uint8_t *) payload,
+                                strlen(payload), ret);
+        }
+}
+
+static int handle_attest_snp(Server *s, struct MHD_Connection *c, Request *req) {
+        _cleanup_(json_object_putp) json_object *claims = NULL, *o = NULL;
+        _cleanup_(freep) char *token = NULL;
+        AppraiseContext ctx = { .trust = s->trust, .now = time(NULL) };
+        const char *reason;
+        Diag d = {};
+        int r;
+
+        r = appraise_sevsnpvm(&ctx, req->body ?: "", req->size, &claims, &d);
+        if (r < 0) {
+                bool malformed = r == -EBADMSG || r == -E2BIG || r == -EPROTONOSUPPORT;
+                atomic_fetch_add(malformed ? &s->malformed : &s->rejected, 1);
+                log_info("SevSnpVm evidence rejected: %s", diag_text(&d, strerror(-r)));
+                return respond_error(c, MHD_HTTP_BAD_REQUEST,
+                                     malformed ? "InvalidParameter" : "InvalidEvidence",
+                                     diag_text(&d, strerror(-r)));
+        }
+        if (!dev_policy_permits(claims, &reason)) {
+                atomic_fetch_add(&s->denied, 1);
+                log_info("SevSnpVm evidence denied: %s", reason);
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "PolicyEvaluationError", reason);
+        }
+        r = issue_token(s, claims, &token);
+        if (r < 0)
+                return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
+                                     "cannot sign the token");
+        atomic_fetch_add(&s->tokens, 1);
+        o = json_object_new_object();
+        if (!o || json_add_string(o, "token", token) < 0)
+                return MHD_NO;
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls) {
+        Server *s = cls;
+        Request *req = *con_cls;
+
+        if (!req) {
+                req = calloc(1, sizeof(*req));
+                if (!req)
+                        return MHD_NO;
+                *con_cls = req;
+                atomic_fetch_add(&s->requests, 1);
+                return MHD_YES;
+        }
+        if (*upload_size > 0) {
+                /* Cap the body before anything parses it. */
+                if (!req->too_big && req->size + *upload_size <= BODY_MAX) {
+                        char *nb = realloc(req->body, req->size + *upload_size + 1);
+                        if (!nb)
+                                return MHD_NO;
+                        req->body = nb;
+                        memcpy(req->body + req->size, upload, *upload_size);
+                        req->size += *upload_size;
+                        req->body[req->size] = '\0';
+                } else
+                        req->too_big = true;
+                *upload_size = 0;
+                return MHD_YES;
+        }
+        if (req->too_big) {
+                atomic_fetch_add(&s->malformed, 1);
+                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "RequestTooLarge",
+                                     "request body larger than 1 MiB");
+        }
+        if (streq(method, "GET")) {
+                if (streq(url, "/health"))
+                        return respond(c, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", NULL);
+                if (streq(url, "/metrics"))
+                        return handle_metrics(s, c);
+                if (streq(url, "/.well-known/openid-configuration"))
+                        return handle_openid(s, c);
+                if (streq(url, "/certs"))
+                        return handle_certs(s, c);
+        } else if (streq(method, "POST")) {
+                if (streq(url, "/attest/SevSnpVm"))
+                        return handle_attest_snp(s, c, req);
+        }
+        return respond_error(c, MHD_HTTP_NOT_FOUND, "NotFound", "no such endpoint");
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe) {
+        Request *req = *con_cls;
+
+        if (req) {
+                free(req->body);
+                free(req);
+                *con_cls = NULL;
+        }
+}
+
+static int make_key(Server *s) {
+        _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+        unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+        _cleanup_(freep) char *kid = NULL;
+        int n;
+
+        if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) <= 0 ||
+            EVP_PKEY_keygen(ctx, &s->key) <= 0)
+                return -ENOMEM;
+        /* kid: base64url SHA-256 of the SubjectPublicKeyInfo. */
+        n = i2d_PUBKEY(s->key, &der);
+        if (n <= 0 || !SHA256(der, (size_t) n, md) || base64url_encode(md, sizeof(md), &kid) < 0) {
+                OPENSSL_free(der);
+                return -ENOMEM;
+        }
+        OPENSSL_free(der);
+        (void) snprintf(s->kid, sizeof(s->kid), "%s", kid);
+        return 0;
+}
+
+static void help(void) {
+        printf("Usage: cvm-verifier serve --dev [--listen 127.0.0.1:PORT] [--trust-root FILE]...\n"
+               "\n"
+               "Runs the attestation service in development mode: plain HTTP on loopback only, an\n"
+               "ephemeral signing key, the issuer is the listen URL, a default policy (SEV-SNP\n"
+               "guests that are not debuggable), extra roots only from --trust-root. Prints the\n"
+               "URL on stdout when ready; stops on SIGTERM or SIGINT.\n");
+}
+
+int serve_main(int argc, char **argv) {
+        enum { ARG_DEV = 0x100, ARG_LISTEN, ARG_TRUST_ROOT };
+        static const struct option options[] = {
+                { "dev", no_argument, NULL, ARG_DEV },
+                { "listen", required_argument, NULL, ARG_LISTEN },
+                { "trust-root", required_argument, NULL, ARG_TRUST_ROOT },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        static Server s;
+        const char *listen = "127.0.0.1:0";
+        const char *roots[16];
+        size_t n_roots = 0;
+        struct sockaddr_in addr = { .sin_family = AF_INET };
+        const union MHD_DaemonInfo *info;
+        bool dev = false;
+        uint32_t port;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        sigset_t set;
+        int c, r, sig;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_DEV:
+                        dev = true;
+                        break;
+                case ARG_LISTEN:
+                        listen = optarg;
+                        break;
+                case ARG_TRUST_ROOT:
+                        if (n_roots >= ELEMENTSOF(roots))
+                                return log_error("--trust-root: at most 16"), EXIT_USAGE;
+                        roots[n_roots++] = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (!dev) {
+                log_error("serve: only --dev exists so far (plain HTTP on loopback, ephemeral key)");
+                return EXIT_USAGE;
+        }
+        {
+                const char *colon = strrchr(listen, ':');
+                char host[64];
+
+                if (!colon || (size_t) (colon - listen) >= sizeof(host) ||
+                    safe_atou32(colon + 1, &port) < 0 || port > 65535) {
+                        log_error("--listen: '%s' is not HOST:PORT", listen);
+                        return EXIT_USAGE;
+                }
+                memcpy(host, listen, (size_t) (colon - listen));
+                host[colon - listen] = '\0';
+                if (inet_pton(AF_INET, host, &addr.sin_addr) != 1 ||
+                    (ntohl(addr.sin_addr.s_addr) >> 24) != 127) {
+                        log_error("--listen: development mode listens on loopback (127.0.0.0/8) only");
+                        return EXIT_USAGE;
+                }
+                addr.sin_port = htons((uint16_t) port);
+        }
+
+        r = snp_trust_new(true, &s.trust);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load AMD's roots: %m"), EXIT_INTERNAL;
+        for (size_t i = 0; i < n_roots; i++) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                size_t size;
+                Diag d = {};
+
+                r = read_full_file(roots[i], CERT_BUNDLE_MAX, &buf, &size);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read %s: %m", roots[i]), EXIT_USAGE;
+                r = snp_trust_add(s.trust, buf, size, &d);
+                if (r < 0)
+                        return log_error("--trust-root %s: %s", roots[i], d.text), EXIT_MALFORMED;
+        }
+        if (make_key(&s) < 0)
+                return log_error("Cannot make the signing key"), EXIT_INTERNAL;
+
+        /* Signals are taken by sigwait() below, not by handlers; block them for MHD's threads. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        s.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                                 0, NULL, NULL, handler, &s,
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned) (cpus > 0 ? cpus : 1),
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_SEC,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+                                 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                                 MHD_OPTION_END);
+        if (!s.mhd)
+                return log_error("Cannot listen on %s", listen), EXIT_UNAVAILABLE;
+        info = MHD_get_daemon_info(s.mhd, MHD_DAEMON_INFO_BIND_PORT);
+        port = info ? info->port : port;
+        {
+                char ip[INET_ADDRSTRLEN];
+                inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof(ip));
+                (void) snprintf(s.issuer, sizeof(s.issuer), "http://%s:%u", ip, port);
+        }
+        log_warning("DEVELOPMENT MODE: plain HTTP, an ephemeral signing key, a permissive "
+                    "default policy%s. Never use this to release real keys.",
+                    n_roots ? ", and extra trusted roots" : "");
+        printf("%s\n", s.issuer);
+        fflush(stdout);
+        (void) sd_notify(0, "READY=1");
+
+        (void) sigwait(&set, &sig);
+        (void) sd_notify(0, "STOPPING=1");
+        MHD_stop_daemon(s.mhd);
+        snp_trust_free(s.trust);
+        EVP_PKEY_free(s.key);
+        log_info("Stopped (signal %d): %lu requests, %lu tokens", sig, atomic_load(&s.requests),
+                 atomic_load(&s.tokens));
+        return EXIT_OK;
+}
