@@ -6,7 +6,7 @@
  * on loopback only, an ephemeral RS256 signing key, one tenant whose issuer is the listen URL, the
  * default policy (permit SEV-SNP guests that are not debuggable and whose evidence verified), and
  * extra trusted roots only from --trust-root. Endpoints: GET /health, GET /metrics,
- * GET /.well-known/openid-configuration, GET /certs, POST /attest/SevSnpVm.
+ * GET /.well-known/openid-configuration, GET /certs, GET /nonce, POST /attest/SevSnpVm.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -34,14 +34,22 @@
 #include "common/strutil.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/maa-policy.h"
+#include "verifier/nonce-store.h"
 #include "verifier/server.h"
 
 #define BODY_MAX APPRAISE_BODY_MAX
 #define TOKEN_LIFETIME_SEC (8 * 3600) /* MAA's: exp - iat = 28800 in every sample */
 #define CONNECTION_TIMEOUT_SEC 10
+#define NONCE_LIFETIME_USEC (UINT64_C(300) * 1000000) /* five minutes */
 
 typedef struct Server {
         struct MHD_Daemon *mhd;
+        pthread_mutex_t nonce_lock;
+        NonceStore nonces;
+        bool require_nonce;
+        MaaPolicy *policy;
+        char *policy_hash;
         SnpTrust *trust;
         EVP_PKEY *key;
         char kid[64];
@@ -139,17 +147,17 @@ static int handle_metrics(Server *s, struct MHD_Connection *c) {
         return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, NULL);
 }
 
-/* The development policy: SEV-SNP, not debuggable (the chain and signature already verified). */
-static bool dev_policy_permits(json_object *claims, const char **ret_reason) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(claims, "x-ms-sevsnpvm-is-debuggable", &v) ||
-            json_object_get_boolean(v)) {
-                *ret_reason = "policy: the guest is debuggable (x-ms-sevsnpvm-is-debuggable)";
-                return false;
-        }
-        return true;
-}
+/* The development tenant's default policy, in MAA's policy language: SEV-SNP guests that are not
+ * debuggable (the chain and the signature verified before any policy runs). */
+static const char dev_policy[] =
+        "version=1.2;\n"
+        "authorizationrules {\n"
+        "    c:[type==\"x-ms-attestation-type\", value==\"sevsnpvm\"] &&\n"
+        "    d:[type==\"x-ms-sevsnpvm-is-debuggable\", value==false] => permit();\n"
+        "};\n"
+        "issuancerules {\n"
+        "    c:[type==\"x-ms-sevsnpvm-is-debuggable\"] => issue(type=\"is-debuggable\", value=c.value);\n"
+        "};\n";
 
 static int issue_token(Server *s, json_object *claims, char **ret) {
         uint8_t jti[32];
@@ -175,11 +183,35 @@ static int issue_token(Server *s, json_object *claims, char **ret) {
         }
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* GET /nonce: a random, single-use nonce, live for five minutes. */
+static int handle_nonce(Server *s, struct MHD_Connection *c) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        uint8_t random[NONCE_BYTES];
+        char text[NONCE_TEXT_SIZE];
+
+        if (!o || RAND_bytes(random, sizeof(random)) != 1)
+                return MHD_NO;
+        pthread_mutex_lock(&s->nonce_lock);
+        nonce_store_issue(&s->nonces, random, now_usec(), text);
+        pthread_mutex_unlock(&s->nonce_lock);
+        if (json_add_string(o, "nonce", text) < 0 ||
+            json_add_int(o, "expires_in", NONCE_LIFETIME_USEC / 1000000) < 0)
+                return MHD_NO;
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
 static int handle_attest_snp(Server *s, struct MHD_Connection *c, Request *req) {
         _cleanup_(json_object_putp) json_object *claims = NULL, *o = NULL;
         _cleanup_(freep) char *token = NULL;
         AppraiseContext ctx = { .trust = s->trust, .now = time(NULL) };
-        const char *reason;
+        MaaVerdict verdict = {};
         Diag d = {};
         int r;
 
@@ -192,11 +224,45 @@ static int handle_attest_snp(Server *s, struct MHD_Connection *c, Request *req) 
                                      malformed ? "InvalidParameter" : "InvalidEvidence",
                                      diag_text(&d, strerror(-r)));
         }
-        if (!dev_policy_permits(claims, &reason)) {
+        if (s->require_nonce) {
+                json_object *n;
+                bool live;
+
+                pthread_mutex_lock(&s->nonce_lock);
+                live = json_object_object_get_ex(claims, "nonce", &n) &&
+                       nonce_store_consume(&s->nonces, json_object_get_string(n), now_usec());
+                pthread_mutex_unlock(&s->nonce_lock);
+                if (!live) {
+                        atomic_fetch_add(&s->rejected, 1);
+                        log_info("SevSnpVm evidence rejected: no live nonce");
+                        return respond_error(c, MHD_HTTP_BAD_REQUEST, "InvalidNonce",
+                                             "the request does not carry a live nonce from GET "
+                                             "/nonce (unknown, used before, or expired)");
+                }
+        }
+        r = maa_policy_evaluate(s->policy, claims, now_usec(), &verdict, &d);
+        if (r < 0 || !verdict.permitted) {
+                char reason[600];
+
+                (void) snprintf(reason, sizeof(reason), "policy: %s",
+                                r < 0 ? diag_text(&d, strerror(-r)) : verdict.reason);
+                maa_verdict_done(&verdict);
                 atomic_fetch_add(&s->denied, 1);
                 log_info("SevSnpVm evidence denied: %s", reason);
                 return respond_error(c, MHD_HTTP_BAD_REQUEST, "PolicyEvaluationError", reason);
         }
+        /* The policy's issued claims join the service's; they never replace them. */
+        {
+                json_object_object_foreach(verdict.claims, key, val)
+                        if (!json_object_object_get_ex(claims, key, NULL) &&
+                            json_add(claims, key, json_object_get(val)) < 0) {
+                                maa_verdict_done(&verdict);
+                                return MHD_NO;
+                        }
+        }
+        maa_verdict_done(&verdict);
+        if (json_add_string(claims, "x-ms-policy-hash", s->policy_hash) < 0)
+                return MHD_NO;
         r = issue_token(s, claims, &token);
         if (r < 0)
                 return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
@@ -251,6 +317,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         return handle_openid(s, c);
                 if (streq(url, "/certs"))
                         return handle_certs(s, c);
+                if (streq(url, "/nonce"))
+                        return handle_nonce(s, c);
         } else if (streq(method, "POST")) {
                 if (streq(url, "/attest/SevSnpVm"))
                         return handle_attest_snp(s, c, req);
@@ -291,24 +359,31 @@ static int make_key(Server *s) {
 
 static void help(void) {
         printf("Usage: cvm-verifier serve --dev [--listen 127.0.0.1:PORT] [--trust-root FILE]...\n"
+               "                            [--require-nonce] [--policy FILE]\n"
                "\n"
                "Runs the attestation service in development mode: plain HTTP on loopback only, an\n"
                "ephemeral signing key, the issuer is the listen URL, a default policy (SEV-SNP\n"
                "guests that are not debuggable), extra roots only from --trust-root. Prints the\n"
-               "URL on stdout when ready; stops on SIGTERM or SIGINT.\n");
+               "URL on stdout when ready; stops on SIGTERM or SIGINT. With --require-nonce, evidence\n"
+               "must carry a nonce from GET /nonce (single use, five minutes). --policy replaces the\n"
+               "default policy with one in MAA's policy language (compiled at start).\n");
 }
 
 int serve_main(int argc, char **argv) {
-        enum { ARG_DEV = 0x100, ARG_LISTEN, ARG_TRUST_ROOT };
+        enum { ARG_DEV = 0x100, ARG_LISTEN, ARG_TRUST_ROOT, ARG_REQUIRE_NONCE, ARG_POLICY };
         static const struct option options[] = {
+                { "policy", required_argument, NULL, ARG_POLICY },
                 { "dev", no_argument, NULL, ARG_DEV },
+                { "require-nonce", no_argument, NULL, ARG_REQUIRE_NONCE },
                 { "listen", required_argument, NULL, ARG_LISTEN },
                 { "trust-root", required_argument, NULL, ARG_TRUST_ROOT },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         static Server s;
-        const char *listen = "127.0.0.1:0";
+        const char *listen = "127.0.0.1:0", *policy_path = NULL;
+        _cleanup_(freep) uint8_t *policy_text = NULL;
+        size_t policy_size;
         const char *roots[16];
         size_t n_roots = 0;
         struct sockaddr_in addr = { .sin_family = AF_INET };
@@ -326,6 +401,12 @@ int serve_main(int argc, char **argv) {
                         break;
                 case ARG_LISTEN:
                         listen = optarg;
+                        break;
+                case ARG_REQUIRE_NONCE:
+                        s.require_nonce = true;
+                        break;
+                case ARG_POLICY:
+                        policy_path = optarg;
                         break;
                 case ARG_TRUST_ROOT:
                         if (n_roots >= ELEMENTSOF(roots))
@@ -361,6 +442,8 @@ int serve_main(int argc, char **argv) {
                 addr.sin_port = htons((uint16_t) port);
         }
 
+        pthread_mutex_init(&s.nonce_lock, NULL);
+        nonce_store_init(&s.nonces, NONCE_LIFETIME_USEC);
         r = snp_trust_new(true, &s.trust);
         if (r < 0)
                 return log_error_errno(r, "Cannot load AMD's roots: %m"), EXIT_INTERNAL;
@@ -375,6 +458,27 @@ int serve_main(int argc, char **argv) {
                 r = snp_trust_add(s.trust, buf, size, &d);
                 if (r < 0)
                         return log_error("--trust-root %s: %s", roots[i], d.text), EXIT_MALFORMED;
+        }
+        /* The policy is compiled once, here, not per request. */
+        if (policy_path) {
+                r = read_full_file(policy_path, 64 * 1024, &policy_text, &policy_size);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read %s: %m", policy_path), EXIT_USAGE;
+        } else {
+                policy_text = (uint8_t *) strdup(dev_policy);
+                if (!policy_text)
+                        return EXIT_INTERNAL;
+                policy_size = strlen(dev_policy);
+        }
+        {
+                Diag d = {};
+                r = maa_policy_compile((const char *) policy_text, policy_size, &s.policy, &d);
+                if (r < 0)
+                        return log_error("Policy %s: %s", policy_path ?: "(default)",
+                                         diag_text(&d, strerror(-r))), EXIT_MALFORMED;
+                r = maa_policy_hash((const char *) policy_text, policy_size, &s.policy_hash);
+                if (r < 0)
+                        return EXIT_INTERNAL;
         }
         if (make_key(&s) < 0)
                 return log_error("Cannot make the signing key"), EXIT_INTERNAL;
@@ -413,6 +517,8 @@ int serve_main(int argc, char **argv) {
         MHD_stop_daemon(s.mhd);
         snp_trust_free(s.trust);
         EVP_PKEY_free(s.key);
+        maa_policy_free(s.policy);
+        free(s.policy_hash);
         log_info("Stopped (signal %d): %lu requests, %lu tokens", sig, atomic_load(&s.requests),
                  atomic_load(&s.tokens));
         return EXIT_OK;

@@ -128,5 +128,50 @@ rc=$?
 pid=
 [ $rc -eq 0 ] && ok "SIGTERM: clean exit" || not_ok "SIGTERM: clean exit" "exit $rc"
 
+# Policies in MAA's language: the token carries what the default policy issues and its hash; a
+# policy that does not permit these guests denies with MAA's error; a syntax error stops the start.
+jq -e '.claims["is-debuggable"] == false and (.claims["x-ms-policy-hash"] | length == 43)' \
+        "$tmp/claims.json" >/dev/null && ok "the default policy's issued claim and x-ms-policy-hash" ||
+        not_ok "policy claims in the token" "$(jq -c .claims "$tmp/claims.json" | head -c 300)"
+cat >"$tmp/deny.policy" <<'POL'
+version=1.2;
+authorizationrules {
+    c:[type=="x-ms-sevsnpvm-launchmeasurement", value=="00"] => permit();
+};
+POL
+"$VERIFIER" serve --dev --listen 127.0.0.1:0 --policy "$tmp/deny.policy" >"$tmp/url" 2>"$tmp/server.log" &
+pid=$!
+for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+url=$(head -n 1 "$tmp/url")
+body "$TAZ/hcl-report.bin" "$TAZ/vcek.pem"
+post /attest/SevSnpVm "$tmp/body.json"
+[ "$status" = 400 ] && jq -e '.error.code == "PolicyEvaluationError" and (.error.message | test("policy"))' \
+        "$tmp/resp" >/dev/null && ok "a policy that does not permit: 400 PolicyEvaluationError" ||
+        not_ok "a denying policy" "status $status: $(cat "$tmp/resp")"
+kill -TERM "$pid"; wait "$pid"; pid=
+printf 'version=1.2;\nauthorizationrules {\n  => permit(\n};\n' >"$tmp/bad.policy"
+"$VERIFIER" serve --dev --listen 127.0.0.1:0 --policy "$tmp/bad.policy" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 3 ] && grep -q 'line 4, column 1: expected' "$tmp/err" && ok "a policy with a syntax error: exit 3 naming line and column" ||
+        not_ok "a policy syntax error" "exit $rc: $(cat "$tmp/err")"
+
+# Freshness: a tenant that requires verifier-issued nonces.
+"$VERIFIER" serve --dev --listen 127.0.0.1:0 --require-nonce >"$tmp/url" 2>"$tmp/server.log" &
+pid=$!
+: >"$tmp/url2"
+for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+url=$(head -n 1 "$tmp/url")
+nonce=$(curl -s "$url/nonce" | jq -r .nonce)
+[ ${#nonce} -eq 64 ] && ok "GET /nonce" || not_ok "GET /nonce" "got '$nonce'"
+body "$TAZ/hcl-report.bin" "$TAZ/vcek.pem" "" "$nonce"
+post /attest/SevSnpVm "$tmp/body.json"
+[ "$status" = 200 ] && ok "a live nonce: a token" || not_ok "a live nonce" "status $status: $(cat "$tmp/resp")"
+post /attest/SevSnpVm "$tmp/body.json"
+[ "$status" = 400 ] && jq -e '.error.code == "InvalidNonce"' "$tmp/resp" >/dev/null &&
+        ok "the same nonce again: 400 InvalidNonce" || not_ok "a replayed nonce" "status $status"
+body "$TAZ/hcl-report.bin" "$TAZ/vcek.pem" "" "0000000000000000000000000000000000000000000000000000000000000000"
+post /attest/SevSnpVm "$tmp/body.json"
+[ "$status" = 400 ] && ok "a nonce the verifier never issued: 400" || not_ok "an unknown nonce" "status $status"
+
 echo "$((n - failed)) passed, $failed failed"
 [ $failed -eq 0 ]
