@@ -29,70 +29,16 @@ mkdir -p "$top_builddir/tests/integration" || exit 99
 tmp=$(mktemp -d "$top_builddir/tests/integration/check-eventlog.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 passed=0 failed=0
+. "$top_srcdir/tests/integration/lib.sh"
 
-ok() {
-        n=$((n + 1)) passed=$((passed + 1))
-        echo "ok $n - $1"
-}
-# not_ok DESC DETAIL...: one line, then the details as '#' comments.
-not_ok() {
-        local l
-        n=$((n + 1)) failed=$((failed + 1))
-        echo "not ok $n - $1"
-        shift
-        for l in "$@"; do printf '#   %s\n' "$l"; done
-}
-skip() {
-        n=$((n + 1)) passed=$((passed + 1))
-        echo "ok $n - $1 # SKIP $2"
-}
 
 # run ARGS...: cvm-verifier check eventlog ARGS; sets rc, stdout in $tmp/out, stderr in $tmp/err.
 run() {
         "$BIN" check eventlog "$@" > "$tmp/out" 2> "$tmp/err"
         rc=$?
 }
-err1() { head -n 3 "$tmp/err" | tr '\n' ' ' | cut -c1-400; }
 
-# check_run DESC WANT FRAGMENT: judge the last run. Exit 0 must print nothing on stderr; any
-# other exit exactly one line on stderr holding FRAGMENT. Returns 1 (after reporting) if wrong.
-check_run() {
-        local desc=$1 want=$2 frag=$3 lines
-        if [ "$rc" -ge 128 ]; then
-                not_ok "$desc" "crashed: exit $rc (signal $((rc - 128)))" "stderr: $(err1)"
-                return 1
-        fi
-        if [ "$rc" -ne "$want" ]; then
-                not_ok "$desc" "exit $rc, expected $want" "stderr: $(err1)"
-                return 1
-        fi
-        if [ "$want" -eq 0 ]; then
-                if [ -s "$tmp/err" ]; then
-                        not_ok "$desc" "exit 0 but stderr: $(err1)"
-                        return 1
-                fi
-                return 0
-        fi
-        lines=$(wc -l < "$tmp/err")
-        if [ "$lines" -ne 1 ]; then
-                not_ok "$desc" "stderr has $lines lines, expected one" "stderr: $(err1)"
-                return 1
-        fi
-        if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-                not_ok "$desc" "message lacks '$frag'" "stderr: $(err1)"
-                return 1
-        fi
-        return 0
-}
 
-# expect DESC WANT FRAGMENT ARGS...
-expect() {
-        local desc=$1 want=$2 frag=$3
-        shift 3
-        run "$@"
-        check_run "$desc" "$want" "$frag" && ok "$desc"
-}
 
 # expect_out DESC WANT FRAGMENT STDOUT-FRAGMENT ARGS...: also wants STDOUT-FRAGMENT on stdout.
 expect_out() {
@@ -291,5 +237,4 @@ else
         not_ok "$runs mutated logs: exit 0 or 3 only" "$crashes runs exited otherwise"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

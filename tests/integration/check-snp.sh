@@ -29,81 +29,18 @@ tmp=$(mktemp -d "$top_builddir/tests/integration/check-snp.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
 AT=(--at 2024-12-12T00:00:00Z) # inside the validity of both (expired) VLEKs
-n=0 passed=0 failed=0
+VERDICT_ON_STDOUT=1
+. "$top_srcdir/tests/integration/lib.sh"
 
-ok() {
-        n=$((n + 1)) passed=$((passed + 1))
-        echo "ok $n - $1"
-}
-# not_ok DESC DETAIL...: one line, then the details as '#' comments.
-not_ok() {
-        local l
-        n=$((n + 1)) failed=$((failed + 1))
-        echo "not ok $n - $1"
-        shift
-        for l in "$@"; do printf '#   %s\n' "$l"; done
-}
-skip() {
-        n=$((n + 1)) passed=$((passed + 1))
-        echo "ok $n - $1 # SKIP $2"
-}
 
 # run ARGS...: cvm-verifier check snp ARGS; sets rc, stdout in $tmp/out, stderr in $tmp/err.
 run() {
         "$BIN" check snp "$@" > "$tmp/out" 2> "$tmp/err"
         rc=$?
 }
-err1() { head -n 3 "$tmp/err" | tr '\n' ' ' | cut -c1-400; }
 
-# check_run DESC WANT FRAGMENT: judge the last run. Exit 0 must print "verified:" (or
-# "verified": true) and nothing on stderr; a failure must print exactly one line on stderr
-# that holds FRAGMENT. Returns 1 (after reporting) when the run is wrong.
-check_run() {
-        local desc=$1 want=$2 frag=$3 lines
-        if [ "$rc" -ge 128 ]; then
-                not_ok "$desc" "crashed: exit $rc (signal $((rc - 128)))" "stderr: $(err1)"
-                return 1
-        fi
-        if [ "$rc" -ne "$want" ]; then
-                not_ok "$desc" "exit $rc, expected $want" "stderr: $(err1)"
-                return 1
-        fi
-        if [ "$want" -eq 0 ]; then
-                if ! grep -q -e '^verified:' -e '"verified": true' "$tmp/out"; then
-                        not_ok "$desc" "exit 0 but no verdict on stdout"
-                        return 1
-                fi
-                if [ -s "$tmp/err" ]; then
-                        not_ok "$desc" "exit 0 but stderr: $(err1)"
-                        return 1
-                fi
-                return 0
-        fi
-        lines=$(wc -l < "$tmp/err")
-        if [ "$lines" -ne 1 ]; then
-                not_ok "$desc" "stderr has $lines lines, expected one" "stderr: $(err1)"
-                return 1
-        fi
-        if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-                not_ok "$desc" "message lacks '$frag'" "stderr: $(err1)"
-                return 1
-        fi
-        return 0
-}
 
-# expect DESC WANT FRAGMENT ARGS...
-expect() {
-        local desc=$1 want=$2 frag=$3
-        shift 3
-        run "$@"
-        check_run "$desc" "$want" "$frag" && ok "$desc"
-}
 
-# JSON is printed one member per line; these read it with sed, no jq.
-# jstr KEY: the first "KEY": "value" (or bare value) in $tmp/out.
-jval() {
-        sed -n "s/^ *\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$tmp/out" | head -n 1
-}
 # jtcb OBJECT: the "raw" member of the object OBJECT (e.g. reported_tcb).
 jtcb() {
         sed -n "/^ *\"$1\": {/,/}/s/^ *\"raw\": \"\([0-9a-f]*\)\".*/\1/p" "$tmp/out" | head -n 1
@@ -351,6 +288,4 @@ for i in $(seq 0 63); do
         esac
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] || exit 1
-exit 0
+finish

@@ -40,74 +40,18 @@ KID=J0pAPdfXXHqWWimgrH853wMIdh5/fLe1z6uSXYPXCa0=
 LM=036fc22b517981a791f7f8b89d634a00e964f6b0dfabc568090eb4393d6026f96aa6b7cca2759f29e521469f1189c00c
 TVM=$V/azure/cvm-guest-attestation/maa-token-sharedeus2-tvm.jwt # kid rj/Uuo..., not in the JWKS
 WEU=$V/azure/cvm-guest-attestation/maa-token-sharedweu-cvm.jwt   # another instance's key
-n=0 passed=0 failed=0
+VERDICT_ON_STDOUT=1
+. "$top_srcdir/tests/integration/lib.sh"
 
-ok() {
-        n=$((n + 1)) passed=$((passed + 1))
-        echo "ok $n - $1"
-}
-not_ok() {
-        local l
-        n=$((n + 1)) failed=$((failed + 1))
-        echo "not ok $n - $1"
-        shift
-        for l in "$@"; do printf '#   %s\n' "$l"; done
-}
 
 # run ARGS...: cvm-verifier check token ARGS; rc, stdout in $tmp/out, stderr in $tmp/err.
 run() {
         "$BIN" check token "$@" > "$tmp/out" 2> "$tmp/err" < "${STDIN:-/dev/null}"
         rc=$?
 }
-err1() { head -n 3 "$tmp/err" | tr '\n' ' ' | cut -c1-400; }
 
-# check_run DESC WANT FRAGMENT: exit 0 must print "verified:" (or "verified": true) and nothing
-# on stderr; a failure exactly one stderr line holding FRAGMENT. Returns 1 when wrong.
-check_run() {
-        local desc=$1 want=$2 frag=$3 lines
-        if [ "$rc" -ge 128 ]; then
-                not_ok "$desc" "crashed: exit $rc (signal $((rc - 128)))" "stderr: $(err1)"
-                return 1
-        fi
-        if [ "$rc" -ne "$want" ]; then
-                not_ok "$desc" "exit $rc, expected $want" "stderr: $(err1)"
-                return 1
-        fi
-        if [ "$want" -eq 0 ]; then
-                if ! grep -q -e '^verified:' -e '"verified": true' "$tmp/out"; then
-                        not_ok "$desc" "exit 0 but no verdict on stdout"
-                        return 1
-                fi
-                if [ -s "$tmp/err" ]; then
-                        not_ok "$desc" "exit 0 but stderr: $(err1)"
-                        return 1
-                fi
-                return 0
-        fi
-        lines=$(wc -l < "$tmp/err")
-        if [ "$lines" -ne 1 ]; then
-                not_ok "$desc" "stderr has $lines lines, expected one" "stderr: $(err1)"
-                return 1
-        fi
-        if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-                not_ok "$desc" "message lacks '$frag'" "stderr: $(err1)"
-                return 1
-        fi
-        return 0
-}
 
-# expect DESC WANT FRAGMENT ARGS...
-expect() {
-        local desc=$1 want=$2 frag=$3
-        shift 3
-        run "$@"
-        check_run "$desc" "$want" "$frag" && ok "$desc"
-}
 
-# jval KEY: the first "KEY": value in $tmp/out (JSON is printed one member per line).
-jval() {
-        sed -n "s/^ *\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$tmp/out" | head -n 1
-}
 
 # change FILE OFFSET OUT: FILE with the character at OFFSET replaced by the next one in
 # base64url order (A->B, ...; z->0 stays inside the alphabet), written to OUT.
@@ -267,6 +211,4 @@ else
         not_ok "--help" "exit $rc"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] || exit 1
-exit 0
+finish
