@@ -52,6 +52,7 @@ typedef struct Server {
         char *policy_hash;
         SnpTrust *trust;
         EVP_PKEY *key;
+        char *x5c; /* the signing certificate, standard base64 DER, for the JWKS */
         char kid[64];
         char issuer[128];
         atomic_ulong requests, tokens, denied, rejected, malformed;
@@ -122,9 +123,12 @@ static int handle_certs(Server *s, struct MHD_Connection *c) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *keys = json_object_new_array(), *jwk = NULL;
 
-        if (!o || json_add(o, "keys", keys) < 0 || jwk_from_pkey(s->key, s->kid, &jwk) < 0 ||
+        json_object *x5c = json_object_new_array();
+
+        if (!o || !x5c || json_add(o, "keys", keys) < 0 || jwk_from_pkey(s->key, s->kid, &jwk) < 0 ||
             json_add_string(jwk, "use", "sig") < 0 || json_add_string(jwk, "alg", "RS256") < 0 ||
-            json_object_array_add(keys, jwk) < 0)
+            json_object_array_add(x5c, json_object_new_string(s->x5c)) < 0 ||
+            json_add(jwk, "x5c", x5c) < 0 || json_object_array_add(keys, jwk) < 0)
                 return MHD_NO;
         return respond_json(c, MHD_HTTP_OK, o);
 }
@@ -337,6 +341,39 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         }
 }
 
+/* A self-signed certificate for the signing key, published as the JWK's x5c as MAA does (its
+ * TEE attestation extension comes with the non-development mode). */
+static int make_certificate(Server *s) {
+        _cleanup_(X509_freep) X509 *x = X509_new();
+        X509_NAME *name;
+        unsigned char *der = NULL;
+        int n;
+
+        if (!x || !X509_set_version(x, 2) ||
+            !ASN1_INTEGER_set(X509_get_serialNumber(x), (long) time(NULL)) ||
+            !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
+            !X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600) ||
+            !X509_set_pubkey(x, s->key))
+                return -ENOMEM;
+        name = X509_get_subject_name(x);
+        if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                        (const unsigned char *) "cvm-verifier development signing key",
+                                        -1, -1, 0) ||
+            !X509_set_issuer_name(x, name) || X509_sign(x, s->key, EVP_sha256()) <= 0)
+                return -ENOMEM;
+        n = i2d_X509(x, &der);
+        if (n <= 0)
+                return -ENOMEM;
+        s->x5c = malloc(4 * ((size_t) n + 2) / 3 + 1);
+        if (!s->x5c) {
+                OPENSSL_free(der);
+                return -ENOMEM;
+        }
+        (void) EVP_EncodeBlock((unsigned char *) s->x5c, der, n);
+        OPENSSL_free(der);
+        return 0;
+}
+
 static int make_key(Server *s) {
         _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
         unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
@@ -354,7 +391,7 @@ static int make_key(Server *s) {
         }
         OPENSSL_free(der);
         (void) snprintf(s->kid, sizeof(s->kid), "%s", kid);
-        return 0;
+        return make_certificate(s);
 }
 
 static void help(void) {
@@ -517,6 +554,7 @@ int serve_main(int argc, char **argv) {
         MHD_stop_daemon(s.mhd);
         snp_trust_free(s.trust);
         EVP_PKEY_free(s.key);
+        free(s.x5c);
         maa_policy_free(s.policy);
         free(s.policy_hash);
         log_info("Stopped (signal %d): %lu requests, %lu tokens", sig, atomic_load(&s.requests),

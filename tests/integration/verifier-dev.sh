@@ -43,8 +43,12 @@ curl -s "$url/.well-known/openid-configuration" >"$tmp/oidc"
 [ "$(jq -r .issuer "$tmp/oidc")" = "$url" ] && [ "$(jq -r .jwks_uri "$tmp/oidc")" = "$url/certs" ] &&
         ok "OpenID metadata names the issuer and jwks_uri" || not_ok "OpenID metadata" "$(cat "$tmp/oidc")"
 curl -s "$url/certs" >"$tmp/jwks"
-jq -e '.keys | length == 1 and .[0].kty == "RSA" and (.[0].kid | length > 10)' "$tmp/jwks" >/dev/null &&
-        ok "GET /certs: a JWKS with the signing key" || not_ok "GET /certs" "$(cat "$tmp/jwks")"
+jq -e '.keys | length == 1 and .[0].kty == "RSA" and (.[0].kid | length > 10) and (.[0].x5c | length == 1)' \
+        "$tmp/jwks" >/dev/null && ok "GET /certs: a JWKS with the signing key and its certificate" ||
+        not_ok "GET /certs" "$(cat "$tmp/jwks")"
+jq -r '.keys[0].x5c[0]' "$tmp/jwks" | base64 -d >"$tmp/x5c.der" 2>/dev/null
+openssl x509 -inform DER -in "$tmp/x5c.der" -noout -pubkey >"$tmp/x5c.pub" 2>/dev/null &&
+        [ -s "$tmp/x5c.pub" ] && ok "x5c is a DER certificate" || not_ok "x5c is a DER certificate"
 
 # body HCL VCEK [tamper]: an AttestSevSnpVm request built from a real HCL report.
 body() {
