@@ -6,10 +6,16 @@
 #include "common/codec.h"
 #include "common/diag.h"
 #include "common/json-util.h"
+#include "common/jwk.h"
 #include "common/openssl-util.h"
+#include "common/strutil.h"
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "vtpm/eventlog.h"
+#include "vtpm/hcl-report.h"
+#include "vtpm/tpm-attest.h"
+#include "vtpm/tpm-pcrs.h"
 
 #define REPORT_JSON_MAX (64u * 1024u)
 #define DATA_MAX (256u * 1024u)
@@ -62,33 +68,18 @@ static int member_data(json_object *o, const char *key, uint8_t **ret, size_t *r
         return 0;
 }
 
-int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
-                      json_object **ret_claims, Diag *d) {
-        _cleanup_(json_object_putp) json_object *req = NULL, *report_doc = NULL, *claims = NULL,
-                                                *rt_json = NULL, *it_json = NULL, *rj = NULL;
-        _cleanup_(freep) uint8_t *report_json = NULL, *report = NULL, *chain = NULL, *rt = NULL,
-                                 *it = NULL;
+/* The SNP "report" document ({"SnpReport", "VcekCertChain"}, maa.md §2.2, azure-cvm.md §6.1):
+ * the report parsed, its VCEK or VLEK chained to ctx->trust at ctx->now, its signature verified. */
+static int snp_proof_verify(const AppraiseContext *ctx, json_object *report_doc, SnpReport *ret,
+                            Diag *d) {
+        _cleanup_(freep) uint8_t *report = NULL, *chain = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
         _cleanup_(snp_endorsement_freep) SnpEndorsement *e = NULL;
-        size_t report_json_size, report_size, chain_size, rt_size = 0, it_size = 0;
-        uint8_t digest[32];
+        size_t report_size, chain_size;
         X509 *leaf = NULL;
-        json_object *v;
         SnpReport rep;
         int r;
 
-        if (size > APPRAISE_BODY_MAX)
-                return diag_set(d, -E2BIG, "request: %zu bytes, at most %u", size,
-                                APPRAISE_BODY_MAX);
-        if (json_parse_capped(body, size, APPRAISE_BODY_MAX, 32, &req) < 0 ||
-            !json_object_is_type(req, json_type_object))
-                return diag_set(d, -EBADMSG, "request: not a JSON object");
-        r = member_b64(req, "report", REPORT_JSON_MAX, &report_json, &report_json_size, d);
-        if (r < 0)
-                return r;
-        if (json_parse_capped((const char *) report_json, report_json_size, REPORT_JSON_MAX, 8,
-                              &report_doc) < 0)
-                return diag_set(d, -EBADMSG, "request: \"report\" does not decode to JSON");
         r = member_b64(report_doc, "SnpReport", 4096, &report, &report_size, d);
         if (r >= 0)
                 r = member_b64(report_doc, "VcekCertChain", CERT_BUNDLE_MAX, &chain, &chain_size, d);
@@ -113,6 +104,61 @@ int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
                 r = snp_report_verify(e, &rep, report, report_size, d);
         if (r < 0)
                 return r;
+        *ret = rep;
+        return 0;
+}
+
+/* SHA-256 of data is REPORT_DATA[0, 32) and REPORT_DATA[32, 64) is zero (maa.md §2.1). */
+static int report_data_check(const SnpReport *rep, const uint8_t *data, size_t size,
+                             const char *what, Diag *d) {
+        uint8_t digest[32];
+
+        if (!EVP_Digest(data, size, digest, NULL, EVP_sha256(), NULL))
+                return -ENOMEM;
+        if (memcmp(digest, rep->report_data, 32) != 0 || !memeqzero(rep->report_data + 32, 32))
+                return diag_set(d, -EXDEV, "%s: its SHA-256 is not REPORT_DATA", what);
+        return 0;
+}
+
+/* Every x-ms-sevsnpvm-* claim of rep into claims (snp_report_to_json carries MAA's names). */
+static int snp_claims_add(const SnpReport *rep, json_object *claims) {
+        _cleanup_(json_object_putp) json_object *rj = NULL;
+
+        if (snp_report_to_json(rep, &rj) < 0)
+                return -ENOMEM;
+        json_object_object_foreach(rj, key, val)
+                if (strncmp(key, "x-ms-sevsnpvm-", 14) == 0 &&
+                    json_add(claims, key, json_object_get(val)) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
+                      json_object **ret_claims, Diag *d) {
+        _cleanup_(json_object_putp) json_object *req = NULL, *report_doc = NULL, *claims = NULL,
+                                                *rt_json = NULL, *it_json = NULL;
+        _cleanup_(freep) uint8_t *report_json = NULL, *rt = NULL, *it = NULL;
+        size_t report_json_size, rt_size = 0, it_size = 0;
+        uint8_t digest[32];
+        json_object *v;
+        SnpReport rep;
+        int r;
+
+        if (size > APPRAISE_BODY_MAX)
+                return diag_set(d, -E2BIG, "request: %zu bytes, at most %u", size,
+                                APPRAISE_BODY_MAX);
+        if (json_parse_capped(body, size, APPRAISE_BODY_MAX, 32, &req) < 0 ||
+            !json_object_is_type(req, json_type_object))
+                return diag_set(d, -EBADMSG, "request: not a JSON object");
+        r = member_b64(req, "report", REPORT_JSON_MAX, &report_json, &report_json_size, d);
+        if (r < 0)
+                return r;
+        if (json_parse_capped((const char *) report_json, report_json_size, REPORT_JSON_MAX, 8,
+                              &report_doc) < 0)
+                return diag_set(d, -EBADMSG, "request: \"report\" does not decode to JSON");
+        r = snp_proof_verify(ctx, report_doc, &rep, d);
+        if (r < 0)
+                return r;
 
         /* Runtime data: SHA-256 of it is REPORT_DATA (32 bytes, then zeros), maa.md §2.1. */
         r = member_data(req, "runtimeData", &rt, &rt_size, &rt_json, d);
@@ -122,10 +168,9 @@ int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
         } else if (r < 0)
                 return r;
         else {
-                if (!EVP_Digest(rt, rt_size, digest, NULL, EVP_sha256(), NULL))
-                        return -ENOMEM;
-                if (memcmp(digest, rep.report_data, 32) != 0 || !memeqzero(rep.report_data + 32, 32))
-                        return diag_set(d, -EXDEV, "runtimeData: its SHA-256 is not REPORT_DATA");
+                r = report_data_check(&rep, rt, rt_size, "runtimeData", d);
+                if (r < 0)
+                        return r;
         }
         r = member_data(req, "initTimeData", &it, &it_size, &it_json, d);
         if (r >= 0) {
@@ -138,12 +183,8 @@ int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
 
         /* The claims: MAA's names for the report fields (snp_report_to_json carries them). */
         claims = json_object_new_object();
-        if (!claims || snp_report_to_json(&rep, &rj) < 0)
+        if (!claims || snp_claims_add(&rep, claims) < 0)
                 return -ENOMEM;
-        json_object_object_foreach(rj, key, val)
-                if (strncmp(key, "x-ms-sevsnpvm-", 14) == 0 &&
-                    json_add(claims, key, json_object_get(val)) < 0)
-                        return -ENOMEM;
         if (json_add_string(claims, "x-ms-attestation-type", "sevsnpvm") < 0 ||
             json_add_string(claims, "x-ms-ver", "1.0") < 0 ||
             (rt_json && json_add(claims, "x-ms-runtime", TAKE_PTR(rt_json)) < 0) ||
@@ -156,6 +197,506 @@ int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
                 if (json_add(claims, "nonce", json_object_get(v)) < 0)
                         return -ENOMEM;
         }
+        *ret_claims = TAKE_PTR(claims);
+        return 0;
+}
+
+/* ---- Shared TPM checks (also what `check evidence` does) ---- */
+
+int appraise_quoted_pcrs(const TPMS_ATTEST *attest, const TpmPcrSet *pcrs, TpmPcrSet *ret) {
+        TpmPcrSet quoted;
+
+        tpm_quote_selection(attest, &quoted);
+        for (size_t b = 0; b < quoted.n_banks; b++) {
+                const TpmPcrBank *src = tpm_pcr_set_bank(pcrs, quoted.banks[b].alg);
+                uint32_t m = quoted.banks[b].mask;
+
+                if (!src)
+                        return -EXDEV;
+                quoted.banks[b] = *src;
+                quoted.banks[b].mask = m;
+        }
+        *ret = quoted;
+        return 0;
+}
+
+int appraise_eventlog_check(const EventLog *log, const TpmPcrSet *quoted,
+                            json_object **ret_verdicts, Diag *d) {
+        _cleanup_(json_object_putp) json_object *verdicts = NULL;
+        int n;
+
+        n = eventlog_compare(log, quoted, &verdicts);
+        if (n < 0)
+                return diag_set(d, n, "event log: cannot compare with the quoted PCRs");
+        /* A quoted PCR the firmware log never extends must still hold its reset value (zero; all
+         * 0xFF for the DRTM PCRs 17..22): otherwise something extended it that the log does not
+         * explain. */
+        for (size_t b = 0; b < quoted->n_banks; b++) {
+                const TpmPcrBank *q = &quoted->banks[b];
+                TpmPcrBank replay;
+
+                if (eventlog_replay(log, q->alg, &replay) < 0)
+                        continue;
+                for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+                        bool reset, ff = true, in_log = replay.mask & (UINT32_C(1) << i);
+
+                        if (!(q->mask & (UINT32_C(1) << i)))
+                                continue;
+                        if (in_log) {
+                                if (n > 0 && memcmp(replay.value[i], q->value[i], q->size) != 0)
+                                        return diag_set(d, -EXDEV, "%s PCR %u differs from the "
+                                                        "event log's replay",
+                                                        tpm_alg_hash_name(q->alg), i);
+                                continue;
+                        }
+                        /* The replay holds the reset value of a PCR it never extends. */
+                        reset = memcmp(q->value[i], replay.value[i], q->size) == 0;
+                        for (size_t j = 0; j < q->size; j++)
+                                ff = ff && q->value[i][j] == 0xFF;
+                        if (!reset && !(ff && i >= 17 && i <= 22))
+                                return diag_set(d, -EXDEV, "%s PCR %u was extended, but the event "
+                                                "log has no events for it",
+                                                tpm_alg_hash_name(q->alg), i);
+                }
+        }
+        if (n > 0)
+                return diag_set(d, -EXDEV, "%d quoted PCRs differ from the event log's replay", n);
+        if (ret_verdicts)
+                *ret_verdicts = TAKE_PTR(verdicts);
+        return 0;
+}
+
+int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, const uint8_t *info,
+                           size_t info_size, const uint8_t *sig_bytes, size_t sig_size,
+                           const uint8_t *nonce, size_t nonce_size, EVP_PKEY **ret_key, Diag *d) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        TPMT_PUBLIC tpub;
+        TPMT_SIGNATURE sig;
+        TPMS_ATTEST a;
+        TPM2B_NAME name;
+        bool has, bare;
+        int r;
+
+        r = tpm_ak_load(pub, pub_size, &key, &tpub, &has, d);
+        if (r >= 0 && !has)
+                r = diag_set(d, -EBADMSG, "encryption key: not a TPM public area");
+        if (r >= 0)
+                r = tpm_signature_parse(sig_bytes, sig_size, ak, TPM_ALG_SHA256, &sig, &bare, d);
+        if (r >= 0)
+                r = tpm_attest_parse(info, info_size, &a, d);
+        if (r < 0)
+                return r;
+        if (a.type != TPM2_ST_ATTEST_CERTIFY)
+                return diag_set(d, -EBADMSG, "encryption key: its certify info is not a "
+                                "TPM_ST_ATTEST_CERTIFY");
+        r = tpm_signature_verify(ak, &sig, info, info_size, d);
+        if (r < 0)
+                return diag_set(d, r, "encryption key: its certification is not signed by the AK");
+        if (tpm_public_name(&tpub, &name) < 0)
+                return diag_set(d, -EBADMSG, "encryption key: cannot compute its name");
+        if (name.size != a.attested.certify.name.size ||
+            memcmp(name.name, a.attested.certify.name.name, name.size) != 0)
+                return diag_set(d, -EXDEV, "encryption key: the AK certified another key");
+        if (nonce && (a.extraData.size != nonce_size ||
+                      memcmp(a.extraData.buffer, nonce, nonce_size) != 0))
+                return diag_set(d, -ESTALE, "encryption key: certified with another nonce");
+        if (tpub.type != TPM2_ALG_RSA ||
+            (tpub.objectAttributes & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED)) ||
+            !(tpub.objectAttributes & TPMA_OBJECT_DECRYPT) ||
+            !(tpub.objectAttributes & TPMA_OBJECT_FIXEDTPM) ||
+            (tpub.objectAttributes & TPMA_OBJECT_USERWITHAUTH) || tpub.authPolicy.size == 0)
+                return diag_set(d, -EXDEV, "encryption key: not a fixedTPM decrypt-only key "
+                                "bound to a policy");
+        *ret_key = TAKE_PTR(key);
+        return 0;
+}
+
+/* ---- POST /attest/AzureGuest ---- */
+
+#define ATTESTATION_INFO_MAX (APPRAISE_BODY_MAX)
+#define RUNTIME_CLAIMS_MAX (64u * 1024u)
+
+/* A standard base64 (or base64url) string member: -ENOENT when absent. */
+static int opt_b64(json_object *o, const char *where, const char *key, size_t max, uint8_t **ret,
+                   size_t *ret_size, Diag *d) {
+        json_object *v;
+        const char *s;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return -ENOENT;
+        if (!json_object_is_type(v, json_type_string))
+                return diag_set(d, -EBADMSG, "AttestationInfo: %s%s is not a string", where, key);
+        s = json_object_get_string(v);
+        if (base64url_decode(s, strlen(s), max, ret, ret_size) < 0)
+                return diag_set(d, -EBADMSG, "AttestationInfo: %s%s is not base64 (or too large)",
+                                where, key);
+        return 0;
+}
+
+static int need_b64(json_object *o, const char *where, const char *key, size_t max,
+                    uint8_t **ret, size_t *ret_size, Diag *d) {
+        int r = opt_b64(o, where, key, max, ret, ret_size, d);
+        return r == -ENOENT ? diag_set(d, -EBADMSG, "AttestationInfo: %s%s is missing", where, key)
+                            : r;
+}
+
+/* OSType, OSDistro, OSBuild: base64 of text; the claim is the text (absent when the member is). */
+static int os_text_claim(json_object *info, const char *key, json_object *claims,
+                         const char *claim, char **ret_text, Diag *d) {
+        _cleanup_(freep) uint8_t *t = NULL;
+        size_t n;
+        int r;
+
+        r = opt_b64(info, "", key, 1024, &t, &n, d);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (memchr(t, 0, n))
+                return diag_set(d, -EBADMSG, "AttestationInfo: %s is not text", key);
+        if (json_add_string(claims, claim, (const char *) t) < 0)
+                return -ENOMEM;
+        if (ret_text)
+                *ret_text = (char *) TAKE_PTR(t);
+        return 0;
+}
+
+/* OSVersionMajor/Minor: a number, or a decimal string (the Python client). */
+static int os_number_claim(json_object *info, const char *key, json_object *claims,
+                           const char *claim, Diag *d) {
+        json_object *v;
+        uint32_t u;
+
+        if (!json_object_object_get_ex(info, key, &v))
+                return 0;
+        if (json_object_is_type(v, json_type_int)) {
+                int64_t i = json_object_get_int64(v);
+                if (i < 0 || i > UINT32_MAX)
+                        return diag_set(d, -EBADMSG, "AttestationInfo: %s is out of range", key);
+                u = (uint32_t) i;
+        } else if (!json_object_is_type(v, json_type_string) ||
+                   safe_atou32(json_object_get_string(v), &u) < 0)
+                return diag_set(d, -EBADMSG, "AttestationInfo: %s is not a number", key);
+        return json_add_int(claims, claim, u);
+}
+
+/* `secureboot` from the replayed (so authenticated) log: the last EV_EFI_VARIABLE_DRIVER_CONFIG
+ * event on PCR 7 measuring SecureBoot (EFI global variable) with one byte of data. Absent when
+ * the log has no such event. */
+static int secureboot_claim(const EventLog *log, json_object *claims) {
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        json_object *events, *found = NULL;
+
+        if (eventlog_to_json(log, &j) < 0)
+                return -ENOMEM;
+        if (!json_object_object_get_ex(j, "events", &events))
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(events); i++) {
+                json_object *e = json_object_array_get_idx(events, i), *v, *dec, *en;
+
+                if (!json_object_object_get_ex(e, "type_id", &v) ||
+                    (uint32_t) json_object_get_int64(v) != EV_EFI_VARIABLE_DRIVER_CONFIG ||
+                    !json_object_object_get_ex(e, "pcr", &v) || json_object_get_int(v) != 7 ||
+                    !json_object_object_get_ex(e, "decoded", &dec) ||
+                    !json_object_object_get_ex(dec, "name", &v) ||
+                    !streq(json_object_get_string(v), "SecureBoot") ||
+                    !json_object_object_get_ex(dec, "variable_guid", &v) ||
+                    strcasecmp(json_object_get_string(v),
+                               "8be4df61-93ca-11d2-aa0d-00e098032b8c") != 0 ||
+                    !json_object_object_get_ex(dec, "enabled", &en) ||
+                    !json_object_is_type(en, json_type_boolean))
+                        continue;
+                found = en;
+        }
+        if (found && json_add_bool(claims, "secureboot", json_object_get_boolean(found)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* IsolationInfo of Type SevSnp: the SNP chain, REPORT_DATA = SHA-256(RunTimeData), HCLAkPub in
+ * the runtime claims = the AK. Adds x-ms-isolation-tee. */
+static int isolation_sevsnp(const AppraiseContext *ctx, json_object *iso, EVP_PKEY *ak,
+                            json_object *claims, Diag *d) {
+        _cleanup_(json_object_putp) json_object *proof_doc = NULL, *rt_json = NULL, *tee = NULL;
+        _cleanup_(freep) uint8_t *proof = NULL, *rt = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *hcl_ak = NULL;
+        size_t proof_size, rt_size;
+        json_object *ev;
+        SnpReport rep;
+        int r;
+
+        if (!json_object_object_get_ex(iso, "Evidence", &ev) ||
+            !json_object_is_type(ev, json_type_object))
+                return diag_set(d, -EBADMSG, "AttestationInfo: IsolationInfo.Evidence is missing "
+                                "or not an object");
+        r = need_b64(ev, "IsolationInfo.Evidence.", "Proof", REPORT_JSON_MAX, &proof, &proof_size, d);
+        if (r >= 0)
+                r = need_b64(ev, "IsolationInfo.Evidence.", "RunTimeData", RUNTIME_CLAIMS_MAX, &rt,
+                             &rt_size, d);
+        if (r < 0)
+                return r;
+        if (json_parse_capped((const char *) proof, proof_size, REPORT_JSON_MAX, 8, &proof_doc) < 0 ||
+            !json_object_is_type(proof_doc, json_type_object))
+                return diag_set(d, -EBADMSG, "AttestationInfo: IsolationInfo.Evidence.Proof does "
+                                "not decode to a JSON object");
+        r = snp_proof_verify(ctx, proof_doc, &rep, d);
+        if (r >= 0)
+                r = report_data_check(&rep, rt, rt_size, "IsolationInfo.Evidence.RunTimeData", d);
+        if (r < 0)
+                return r;
+        if (json_parse_capped((const char *) rt, rt_size, RUNTIME_CLAIMS_MAX, 8, &rt_json) < 0 ||
+            !json_object_is_type(rt_json, json_type_object))
+                return diag_set(d, -EBADMSG, "AttestationInfo: IsolationInfo.Evidence.RunTimeData "
+                                "is not a JSON object");
+        r = hcl_claims_key(rt_json, "HCLAkPub", &hcl_ak, d);
+        if (r < 0)
+                return r;
+        if (!pkey_equal(hcl_ak, ak))
+                return diag_set(d, -EXDEV, "the AK in the runtime claims (HCLAkPub) is not the AK "
+                                "that signed the quote");
+        tee = json_object_new_object();
+        if (!tee || snp_claims_add(&rep, tee) < 0 ||
+            json_add_string(tee, "x-ms-attestation-type", "sevsnpvm") < 0 ||
+            json_add(tee, "x-ms-runtime", TAKE_PTR(rt_json)) < 0 ||
+            json_add(claims, "x-ms-isolation-tee", TAKE_PTR(tee)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* TpmInfo's AikCert (optional): DER, certifying the AK. Its issuer is not checked here. */
+static int aik_cert_check(json_object *tpm, EVP_PKEY *ak, Diag *d) {
+        _cleanup_(freep) uint8_t *der = NULL;
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *cert = NULL;
+        size_t der_size;
+        int r;
+
+        r = opt_b64(tpm, "TpmInfo.", "AikCert", 64 * 1024, &der, &der_size, d);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (x509_parse_bundle(der, der_size, &cert) < 0 || sk_X509_num(cert) < 1)
+                return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo.AikCert is not a certificate");
+        if (!pkey_equal(X509_get0_pubkey(sk_X509_value(cert, 0)), ak))
+                return diag_set(d, -EXDEV, "TpmInfo.AikCert certifies another key than AikPub");
+        return 0;
+}
+
+/* TpmInfo's EncKey* (optional, all or none): certified by the AK; adds x-ms-runtime.keys. */
+static int enc_key_claim(json_object *tpm, EVP_PKEY *ak, json_object *runtime, Diag *d) {
+        _cleanup_(freep) uint8_t *pub = NULL, *info = NULL, *sig = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(json_object_putp) json_object *keys = NULL;
+        size_t pub_size, info_size, sig_size;
+        json_object *jwk, *ops;
+        int r;
+
+        r = opt_b64(tpm, "TpmInfo.", "EncKeyPub", TPM_PUBLIC_MAX_SIZE, &pub, &pub_size, d);
+        if (r == -ENOENT) {
+                if (json_object_object_get_ex(tpm, "EncKeyCertifyInfo", NULL) ||
+                    json_object_object_get_ex(tpm, "EncKeyCertifyInfoSignature", NULL))
+                        return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo.EncKeyPub is "
+                                        "missing but its certification is there");
+                return 0;
+        }
+        if (r >= 0)
+                r = need_b64(tpm, "TpmInfo.", "EncKeyCertifyInfo", TPM_ATTEST_MAX_SIZE, &info,
+                             &info_size, d);
+        if (r >= 0)
+                r = need_b64(tpm, "TpmInfo.", "EncKeyCertifyInfoSignature", TPM_SIGNATURE_MAX_SIZE,
+                             &sig, &sig_size, d);
+        if (r >= 0)
+                r = appraise_certified_key(ak, pub, pub_size, info, info_size, sig, sig_size,
+                                           /* nonce= */ NULL, 0, &key, d);
+        if (r < 0)
+                return r;
+        keys = json_object_new_array();
+        ops = json_object_new_array();
+        if (!keys || !ops || json_object_array_add(ops, json_object_new_string("encrypt")) < 0 ||
+            jwk_from_pkey(key, "TpmEphemeralEncryptionKey", &jwk) < 0) {
+                json_object_put(ops);
+                return -ENOMEM;
+        }
+        if (json_add(jwk, "key_ops", ops) < 0 || json_object_array_add(keys, jwk) < 0) {
+                json_object_put(jwk);
+                return -ENOMEM;
+        }
+        return json_add(runtime, "keys", TAKE_PTR(keys));
+}
+
+/* ClientPayload: an object of base64 strings, kept as sent; its "nonce", decoded, is `nonce`. */
+static int client_payload_claims(json_object *info, json_object *runtime, json_object *claims,
+                                 Diag *d) {
+        json_object *cp;
+
+        if (!json_object_object_get_ex(info, "ClientPayload", &cp))
+                return 0;
+        if (!json_object_is_type(cp, json_type_object))
+                return diag_set(d, -EBADMSG, "AttestationInfo: ClientPayload is not an object");
+        json_object_object_foreach(cp, key, val) {
+                _cleanup_(freep) uint8_t *t = NULL;
+                size_t n;
+
+                if (!json_object_is_type(val, json_type_string))
+                        return diag_set(d, -EBADMSG, "AttestationInfo: ClientPayload.%.64s is not "
+                                        "a string", key);
+                if (!streq(key, "nonce"))
+                        continue;
+                if (opt_b64(cp, "ClientPayload.", "nonce", 1024, &t, &n, d) < 0 || memchr(t, 0, n))
+                        return diag_set(d, -EBADMSG, "AttestationInfo: ClientPayload.nonce is not "
+                                        "base64 of a short string");
+                if (json_add_string(claims, "nonce", (const char *) t) < 0)
+                        return -ENOMEM;
+        }
+        return json_add(runtime, "client-payload", json_object_get(cp));
+}
+
+int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t size,
+                        json_object **ret_claims, Diag *d) {
+        _cleanup_(json_object_putp) json_object *req = NULL, *info = NULL, *claims = NULL,
+                                                *runtime = NULL, *pcr_list = NULL;
+        _cleanup_(freep) uint8_t *info_json = NULL, *ak_bytes = NULL, *quote = NULL,
+                                 *sig_bytes = NULL, *log_bytes = NULL;
+        _cleanup_(freep) char *os_type = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ak = NULL;
+        _cleanup_(eventlog_freep) EventLog *log = NULL;
+        size_t info_size, ak_size, quote_size, sig_size, log_size;
+        json_object *tpm, *pcrs_obj, *iso, *v;
+        TpmPcrSet pcrs, quoted;
+        const TpmPcrBank *bank;
+        TPMT_PUBLIC ak_public;
+        TPMT_SIGNATURE sig;
+        TPMS_ATTEST attest;
+        bool has_public, bare;
+        const char *type;
+        int r;
+
+        if (size > APPRAISE_BODY_MAX)
+                return diag_set(d, -E2BIG, "request: %zu bytes, at most %u", size,
+                                APPRAISE_BODY_MAX);
+        if (json_parse_capped(body, size, APPRAISE_BODY_MAX, 32, &req) < 0 ||
+            !json_object_is_type(req, json_type_object))
+                return diag_set(d, -EBADMSG, "request: not a JSON object");
+        r = member_b64(req, json_object_object_get_ex(req, "AttestationInfo", NULL)
+                                    ? "AttestationInfo" : "attestationInfo",
+                       ATTESTATION_INFO_MAX, &info_json, &info_size, d);
+        if (r < 0)
+                return r;
+        if (json_parse_capped((const char *) info_json, info_size, ATTESTATION_INFO_MAX, 16,
+                              &info) < 0 || !json_object_is_type(info, json_type_object))
+                return diag_set(d, -EBADMSG, "request: AttestationInfo does not decode to a JSON "
+                                "object");
+        if (!json_object_object_get_ex(info, "TpmInfo", &tpm) ||
+            !json_object_is_type(tpm, json_type_object))
+                return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo is missing or not an object");
+
+        /* The quote: signed by the AK over the given PCRs (Azure's carry no nonce). */
+        r = need_b64(tpm, "TpmInfo.", "AikPub", TPM_PUBLIC_MAX_SIZE, &ak_bytes, &ak_size, d);
+        if (r >= 0)
+                r = tpm_ak_load(ak_bytes, ak_size, &ak, &ak_public, &has_public, d);
+        if (r >= 0)
+                r = need_b64(tpm, "TpmInfo.", "PcrQuote", TPM_ATTEST_MAX_SIZE, &quote, &quote_size, d);
+        if (r >= 0)
+                r = need_b64(tpm, "TpmInfo.", "PcrSignature", TPM_SIGNATURE_MAX_SIZE, &sig_bytes,
+                             &sig_size, d);
+        if (r >= 0)
+                r = tpm_signature_parse(sig_bytes, sig_size, ak, TPM_ALG_SHA256, &sig, &bare, d);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(tpm, "PCRs", &pcrs_obj) ||
+            !json_object_is_type(pcrs_obj, json_type_array))
+                return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo.PCRs is missing or not an "
+                                "array");
+        {
+                const char *s = json_object_to_json_string_ext(pcrs_obj, JSON_C_TO_STRING_PLAIN);
+                r = tpm_pcrs_from_json(s, strlen(s), &pcrs, d);
+                if (r < 0)
+                        return r;
+        }
+        {
+                TpmQuoteExpect e = { .pcrs = &pcrs };
+                r = tpm_quote_verify(ak, quote, quote_size, &sig, &e, &attest, d);
+                if (r < 0)
+                        return r;
+        }
+        if (appraise_quoted_pcrs(&attest, &pcrs, &quoted) < 0)
+                return diag_set(d, -EXDEV, "TpmInfo.PCRs do not cover the quoted selection");
+        r = aik_cert_check(tpm, ak, d);
+        if (r < 0)
+                return r;
+
+        claims = json_object_new_object();
+        runtime = json_object_new_object();
+        pcr_list = json_object_new_array();
+        if (!claims || !runtime || !pcr_list)
+                return -ENOMEM;
+        bank = tpm_pcr_set_bank(&quoted, TPM_ALG_SHA256);
+        for (unsigned i = 0; bank && i < TPM_PCR_COUNT; i++)
+                if ((bank->mask & (UINT32_C(1) << i)) &&
+                    json_object_array_add(pcr_list, json_object_new_int((int) i)) < 0)
+                        return -ENOMEM;
+
+        /* The event log (optional): must replay to the quoted PCRs. */
+        r = opt_b64(info, "", "TcgLogs", EVENTLOG_MAX_SIZE, &log_bytes, &log_size, d);
+        if (r >= 0) {
+                r = eventlog_parse(log_bytes, log_size, &log, d);
+                if (r >= 0)
+                        r = appraise_eventlog_check(log, &quoted, /* ret_verdicts= */ NULL, d);
+                if (r >= 0)
+                        r = secureboot_claim(log, claims);
+                if (r < 0)
+                        return r;
+        } else if (r != -ENOENT)
+                return r;
+
+        r = enc_key_claim(tpm, ak, runtime, d);
+        if (r >= 0)
+                r = client_payload_claims(info, runtime, claims, d);
+        if (r < 0)
+                return r;
+
+        /* The isolation evidence. */
+        if (!json_object_object_get_ex(info, "IsolationInfo", &iso) ||
+            !json_object_is_type(iso, json_type_object) ||
+            !json_object_object_get_ex(iso, "Type", &v) || !json_object_is_type(v, json_type_string))
+                return diag_set(d, -EBADMSG, "AttestationInfo: IsolationInfo.Type is missing");
+        type = json_object_get_string(v);
+        if (strcasecmp(type, "SevSnp") == 0)
+                r = isolation_sevsnp(ctx, iso, ak, claims, d);
+        else if (strcasecmp(type, "TrustedLaunch") != 0)
+                r = diag_set(d, -EPROTONOSUPPORT, "AttestationInfo: IsolationInfo.Type '%.32s' is "
+                             "not supported", type);
+        if (r < 0)
+                return r;
+
+        /* OS information, as the client states it (not attested). */
+        if (json_object_object_get_ex(info, "AttestationProtocolVersion", &v)) {
+                if (!json_object_is_type(v, json_type_string))
+                        return diag_set(d, -EBADMSG, "AttestationInfo: AttestationProtocolVersion "
+                                        "is not a string");
+                if (json_add(claims, "x-ms-azurevm-attestation-protocol-ver", json_object_get(v)) < 0)
+                        return -ENOMEM;
+        }
+        r = os_text_claim(info, "OSType", claims, "x-ms-azurevm-ostype", &os_type, d);
+        if (r >= 0)
+                r = os_text_claim(info, "OSDistro", claims, "x-ms-azurevm-osdistro", NULL, d);
+        if (r >= 0)
+                r = os_text_claim(info, "OSBuild", claims, "x-ms-azurevm-osbuild", NULL, d);
+        if (r >= 0)
+                r = os_number_claim(info, "OSVersionMajor", claims, "x-ms-azurevm-osversion-major", d);
+        if (r >= 0)
+                r = os_number_claim(info, "OSVersionMinor", claims, "x-ms-azurevm-osversion-minor", d);
+        if (r < 0)
+                return r;
+        if (os_type && json_add_bool(claims, "x-ms-azurevm-is-windows",
+                                     strcasecmp(os_type, "Windows") == 0) < 0)
+                return -ENOMEM;
+
+        if (json_add_string(claims, "x-ms-attestation-type", "azurevm") < 0 ||
+            json_add_string(claims, "x-ms-ver", "1.0") < 0 ||
+            json_add(claims, "x-ms-azurevm-attested-pcrs", TAKE_PTR(pcr_list)) < 0 ||
+            json_add(claims, "x-ms-runtime", TAKE_PTR(runtime)) < 0)
+                return -ENOMEM;
         *ret_claims = TAKE_PTR(claims);
         return 0;
 }

@@ -2,10 +2,16 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <tss2/tss2_tpm2_types.h>
+
 struct Diag;
+struct EventLog;
 struct SnpTrust;
+struct TpmPcrSet;
 struct json_object;
 
 /*
@@ -32,3 +38,62 @@ typedef struct AppraiseContext {
  */
 int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
                       struct json_object **ret_claims, struct Diag *d);
+
+/*
+ * POST /attest/AzureGuest: {"AttestationInfo": base64url(JSON)} ("attestationInfo" accepted too),
+ * azure-cvm.md §6.2/§6.3. Verifies TpmInfo's quote (PcrQuote, TPMS_ATTEST) signed by AikPub
+ * (TPM2B_PUBLIC/TPMT_PUBLIC, or any form tpm_ak_load takes) with PcrSignature (TPMT_SIGNATURE
+ * or bare RSASSA) and its pcrDigest over PCRs ([{"Index", "Digest"}], SHA-256); no nonce is
+ * checked (Azure quotes carry none). AikCert, when present, must certify AikPub (its issuer is
+ * not checked here). Optional members, verified when present and their claims absent otherwise:
+ *   TcgLogs: must replay to the quoted PCRs (quoted PCRs it never extends must hold their reset
+ *     value); gives `secureboot` from the SecureBoot variable event on PCR 7 (absent when the log
+ *     has none).
+ *   EncKeyPub + EncKeyCertifyInfo + EncKeyCertifyInfoSignature (all or none): certified by the
+ *     AK (TPM2_Certify name = the key's name), a fixedTPM decrypt-only PolicyPCR-bound RSA key;
+ *     gives x-ms-runtime.keys = [JWK kid "TpmEphemeralEncryptionKey", key_ops ["encrypt"]].
+ *   ClientPayload (object of base64 strings): x-ms-runtime.client-payload as sent; its "nonce",
+ *     decoded, is the `nonce` claim.
+ *   OSType/OSDistro/OSBuild (base64 text), OSVersionMajor/Minor, AttestationProtocolVersion:
+ *     the x-ms-azurevm-* claims (as the client states them), x-ms-azurevm-is-windows.
+ * IsolationInfo.Type "SevSnp": Evidence.Proof (as /attest/SevSnpVm's "report") chained to
+ * ctx->trust at ctx->now, SHA-256(Evidence.RunTimeData) = REPORT_DATA[0, 32) with the rest zero,
+ * and the runtime claims' HCLAkPub = the AK; gives x-ms-isolation-tee {x-ms-attestation-type
+ * "sevsnpvm", x-ms-sevsnpvm-*, x-ms-runtime = the runtime claims}. "TrustedLaunch": no hardware
+ * evidence, so nothing vouches for the AK (no AK CA is checked here): policy must know that.
+ * Always: x-ms-attestation-type "azurevm", x-ms-ver, x-ms-azurevm-attested-pcrs (the quoted
+ * SHA-256 PCR indices), x-ms-runtime. Not derived, so never present: the Windows boot-config
+ * claims (x-ms-azurevm-*debug*, -signingdisabled, -elam-enabled, -hvci-policy, ...),
+ * x-ms-azurevm-dbvalidated/-dbxvalidated/-default-securebootkeysvalidated, -vmid and
+ * x-ms-compliance-status.
+ * -EBADMSG malformed (Diag names the member), -E2BIG, -EPROTONOSUPPORT (Tdx, unknown Type or
+ * algorithm), -EKEYREJECTED (quote/certify signature, SNP signature), -EXDEV (PCRs, event log,
+ * REPORT_DATA binding, AK mismatch), -ENOKEY, -EKEYEXPIRED (SNP chain). Pure; logs nothing.
+ */
+int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t size,
+                        struct json_object **ret_claims, struct Diag *d);
+
+/* Shared with `check evidence` (verifier/check-evidence.c). Pure. */
+
+/* The quote's selection with the values from pcrs (which tpm_quote_verify checked). -EXDEV if
+ * pcrs lacks a selected bank. */
+int appraise_quoted_pcrs(const TPMS_ATTEST *attest, const struct TpmPcrSet *pcrs,
+                         struct TpmPcrSet *ret);
+/*
+ * The event log replayed against the quoted PCRs: every quoted PCR the log extends must match,
+ * and a quoted PCR it never extends must hold its reset value (zero; all 0xFF for 17..22).
+ * *ret_verdicts (may be NULL) gets eventlog_compare's verdicts. -EXDEV with a Diag naming the
+ * first PCR that differs.
+ */
+int appraise_eventlog_check(const struct EventLog *log, const struct TpmPcrSet *quoted,
+                            struct json_object **ret_verdicts, struct Diag *d);
+/*
+ * An ephemeral key certified by ak: pub a TPM public area, info a TPMS_ATTEST of type CERTIFY
+ * whose name is pub's, signed by ak (sig_bytes), extraData = nonce (not checked when NULL), and
+ * the key a fixedTPM, decrypt-only RSA key with an authPolicy and no userWithAuth. *ret_key gets
+ * its public key. -EBADMSG, -EKEYREJECTED, -EXDEV, -ESTALE.
+ */
+int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, const uint8_t *info,
+                           size_t info_size, const uint8_t *sig_bytes, size_t sig_size,
+                           const uint8_t *nonce, size_t nonce_size, EVP_PKEY **ret_key,
+                           struct Diag *d);

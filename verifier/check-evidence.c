@@ -22,6 +22,7 @@
 #include "common/openssl-util.h"
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
+#include "verifier/appraise.h"
 #include "verifier/check.h"
 #include "vtpm/eventlog.h"
 #include "vtpm/evidence.h"
@@ -77,12 +78,7 @@ static int check_encryption_key(Ctx *c, json_object *tpm, Diag *d) {
         _cleanup_(freep) uint8_t *pub = NULL, *info = NULL, *sig_bytes = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         size_t pub_size, info_size, sig_size;
-        TPMT_PUBLIC tpub;
-        TPMT_SIGNATURE sig;
-        TPMS_ATTEST a;
-        TPM2B_NAME name;
         json_object *enc, *jwk;
-        bool has, bare;
         int r;
 
         if (!json_object_object_get_ex(tpm, "encryption_key", &enc))
@@ -93,36 +89,10 @@ static int check_encryption_key(Ctx *c, json_object *tpm, Diag *d) {
         if (r >= 0)
                 r = need_b64(enc, "certify_signature", TPM_SIGNATURE_MAX_SIZE, &sig_bytes, &sig_size, d);
         if (r >= 0)
-                r = tpm_ak_load(pub, pub_size, &key, &tpub, &has, d);
-        if (r >= 0 && !has)
-                r = diag_set(d, -EBADMSG, "evidence: the encryption key is not a TPM public area");
-        if (r >= 0)
-                r = tpm_signature_parse(sig_bytes, sig_size, c->ak, TPM_ALG_SHA256, &sig, &bare, d);
-        if (r >= 0)
-                r = tpm_attest_parse(info, info_size, &a, d);
+                r = appraise_certified_key(c->ak, pub, pub_size, info, info_size, sig_bytes, sig_size,
+                                           c->nonce, c->nonce_size, &key, d);
         if (r < 0)
                 return r;
-        if (a.type != TPM2_ST_ATTEST_CERTIFY)
-                return diag_set(d, -EBADMSG, "encryption key: certify_info is not a "
-                                "TPM_ST_ATTEST_CERTIFY");
-        r = tpm_signature_verify(c->ak, &sig, info, info_size, d);
-        if (r < 0)
-                return diag_set(d, r, "encryption key: its certification is not signed by the AK");
-        if (tpm_public_name(&tpub, &name) < 0)
-                return diag_set(d, -EBADMSG, "encryption key: cannot compute its name");
-        if (name.size != a.attested.certify.name.size ||
-            memcmp(name.name, a.attested.certify.name.name, name.size) != 0)
-                return diag_set(d, -EXDEV, "encryption key: the AK certified another key");
-        if (a.extraData.size != c->nonce_size ||
-            memcmp(a.extraData.buffer, c->nonce, c->nonce_size) != 0)
-                return diag_set(d, -ESTALE, "encryption key: certified with another nonce");
-        if (tpub.type != TPM2_ALG_RSA ||
-            (tpub.objectAttributes & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED)) ||
-            !(tpub.objectAttributes & TPMA_OBJECT_DECRYPT) ||
-            !(tpub.objectAttributes & TPMA_OBJECT_FIXEDTPM) ||
-            (tpub.objectAttributes & TPMA_OBJECT_USERWITHAUTH) || tpub.authPolicy.size == 0)
-                return diag_set(d, -EXDEV, "encryption key: not a fixedTPM decrypt-only key "
-                                "bound to a policy");
         if (jwk_from_pkey(key, EVIDENCE_KID_ENC_KEY, &jwk) < 0 ||
             json_add(c->report, "encryption_key", jwk) < 0)
                 return -ENOMEM;
@@ -144,53 +114,10 @@ static int check_eventlog(Ctx *c, const TpmPcrSet *quoted, Diag *d) {
         r = eventlog_parse(buf, size, &log, d);
         if (r < 0)
                 return r;
-        r = eventlog_compare(log, quoted, &verdicts);
-        if (r < 0)
-                return diag_set(d, r, "event log: cannot compare with the quoted PCRs");
-        if (json_add(c->report, "eventlog", verdicts) < 0)
+        r = appraise_eventlog_check(log, quoted, &verdicts, d);
+        if (verdicts && json_add(c->report, "eventlog", verdicts) < 0)
                 return -ENOMEM;
-        /* A quoted PCR the firmware log never extends must still hold its reset value (zero; all
-         * 0xFF for the DRTM PCRs 17..22): otherwise something extended it that the log does not
-         * explain. (Runtime PCRs such as IMA's 10 belong in another log: do not quote them here.) */
-        for (size_t b = 0; b < quoted->n_banks; b++) {
-                const TpmPcrBank *q = &quoted->banks[b];
-                TpmPcrBank replay;
-
-                if (eventlog_replay(log, q->alg, &replay) < 0)
-                        continue;
-                for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
-                        bool reset, ff = true;
-
-                        if (!(q->mask & (UINT32_C(1) << i)) || (replay.mask & (UINT32_C(1) << i)))
-                                continue;
-                        /* The replay holds the reset value of a PCR it never extends. */
-                        reset = memcmp(q->value[i], replay.value[i], q->size) == 0;
-                        for (size_t j = 0; j < q->size; j++)
-                                ff = ff && q->value[i][j] == 0xFF;
-                        if (!reset && !(ff && i >= 17 && i <= 22))
-                                return diag_set(d, -EXDEV, "%s PCR %u was extended, but the event "
-                                                "log has no events for it",
-                                                tpm_alg_hash_name(q->alg), i);
-                }
-        }
-        if (r > 0) {
-                /* Name the first PCR that differs. */
-                for (size_t b = 0; b < quoted->n_banks; b++) {
-                        TpmPcrBank replay;
-                        const TpmPcrBank *q = &quoted->banks[b];
-
-                        if (eventlog_replay(log, q->alg, &replay) < 0)
-                                continue;
-                        for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
-                                if ((q->mask & (UINT32_C(1) << i)) &&
-                                    memcmp(replay.value[i], q->value[i], q->size) != 0)
-                                        return diag_set(d, -EXDEV, "%s PCR %u differs from the "
-                                                        "event log's replay",
-                                                        tpm_alg_hash_name(q->alg), i);
-                }
-                return diag_set(d, -EXDEV, "%d quoted PCRs differ from the event log's replay", r);
-        }
-        return 0;
+        return r;
 }
 
 static int check_azure(Ctx *c, const SnpCheckOptions *o, Diag *d) {
@@ -441,16 +368,11 @@ int check_evidence_main(int argc, char **argv) {
         }
         /* The quoted PCRs (and only those) are authenticated: compare the log with them. */
         if (r >= 0) {
-                tpm_quote_selection(&attest, &quoted);
-                for (size_t b = 0; b < quoted.n_banks; b++) {
-                        const TpmPcrBank *src = tpm_pcr_set_bank(&pcrs, quoted.banks[b].alg);
-                        uint32_t m = quoted.banks[b].mask;
-                        quoted.banks[b] = *src;
-                        quoted.banks[b].mask = m;
-                }
-                if (json_add_bool(report, "quote", true) < 0)
+                r = appraise_quoted_pcrs(&attest, &pcrs, &quoted);
+                if (r >= 0 && json_add_bool(report, "quote", true) < 0)
                         return EXIT_INTERNAL;
-                r = check_encryption_key(&c, tpm, &d);
+                if (r >= 0)
+                        r = check_encryption_key(&c, tpm, &d);
         }
         if (r >= 0)
                 r = check_eventlog(&c, &quoted, &d);

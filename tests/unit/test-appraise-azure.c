@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* appraise_azureguest() on AttestationInfo documents built from real Azure SNP CVM captures. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/codec.h"
+#include "common/diag.h"
+#include "common/json-util.h"
+#include "common/jwk.h"
+#include "snp/snp-report.h"
+#include "snp/snp-verify.h"
+#include "verifier/appraise.h"
+#include "vtpm/hcl-report.h"
+#include "vtpm/tpm-pcrs.h"
+#include "tests/unit/test-util.h"
+
+#define TAZ "azure/trustee-az-snp-vtpm/"
+static const struct {
+        const char *hcl, *vcek, *msg, *sig, *pcrs;
+} cases[] = {
+        { TAZ "hcl-report.bin", TAZ "vcek.pem", TAZ "quote.msg.bin", TAZ "quote.sig.bin",
+          TAZ "quote.pcrs-sha256.json" },
+#define E(n) { TAZ n ".hcl-report.bin", TAZ n ".vcek.pem", TAZ n ".quote-msg.bin", \
+               TAZ n ".quote-sig.bin", TAZ n ".pcrs-sha256.json" }
+        E("evidence-genoa"), E("evidence-v0"), E("evidence-v1"), E("evidence-v2"),
+#undef E
+};
+
+typedef enum Tamper {
+        TAMPER_NONE,
+        TAMPER_PCR,
+        TAMPER_RUNTIME,
+        TAMPER_OTHER_AK,
+} Tamper;
+
+static SnpTrust *trust;
+
+static int setup(void **state) {
+        return snp_trust_new(true, &trust) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state) {
+        trust = snp_trust_free(trust);
+        return 0;
+}
+
+static char *b64url(const void *p, size_t n) {
+        char *s = NULL;
+        assert_int_equal(base64url_encode(p, n, &s), 0);
+        return s;
+}
+
+/* Standard base64, as Azure's clients write TpmInfo. */
+static char *b64std(const void *p, size_t n) {
+        char *s = malloc(4 * ((n + 2) / 3) + 1);
+        assert_non_null(s);
+        EVP_EncodeBlock((unsigned char *) s, p, (int) n);
+        return s;
+}
+
+static char *der_b64(EVP_PKEY *k) {
+        unsigned char *der = NULL;
+        int n = i2d_PUBKEY(k, &der);
+        char *s;
+
+        assert_true(n > 0);
+        s = b64std(der, (size_t) n);
+        OPENSSL_free(der);
+        return s;
+}
+
+/* The AK of another VM (azure-cvm-tooling). */
+static EVP_PKEY *other_ak(void) {
+        size_t n;
+        uint8_t *pem = test_read_vector("azure/azure-cvm-tooling/akpub.pem", &n);
+        BIO *b = BIO_new_mem_buf(pem, (int) n);
+        EVP_PKEY *k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+
+        assert_non_null(k);
+        BIO_free(b);
+        free(pem);
+        return k;
+}
+
+/* An AzureGuest body as Azure's guest attestation client builds it, from real captures. */
+static char *make_body(size_t i, Tamper t, uint8_t ret_measurement[48]) {
+        size_t hcl_size, vcek_size, msg_size, sig_size, pcrs_size;
+        uint8_t *hcl = test_read_vector(cases[i].hcl, &hcl_size);
+        uint8_t *vcek = test_read_vector(cases[i].vcek, &vcek_size);
+        uint8_t *msg = test_read_vector(cases[i].msg, &msg_size);
+        uint8_t *sig = test_read_vector(cases[i].sig, &sig_size);
+        uint8_t *pcrs_text = test_read_vector(cases[i].pcrs, &pcrs_size);
+        json_object *claims = NULL, *info, *tpm, *pcrs_arr, *iso, *ev, *cp;
+        char *s, *proof, *body;
+        uint8_t *rt;
+        EVP_PKEY *ak = NULL;
+        TpmPcrSet pcrs;
+        const TpmPcrBank *bank;
+        HclReport h;
+        SnpReport rep;
+
+        assert_int_equal(hcl_report_parse(hcl, hcl_size, &h, NULL), 0);
+        assert_int_equal(snp_report_parse(h.hw_report, HCL_HW_REPORT_SIZE, &rep, NULL), 0);
+        memcpy(ret_measurement, rep.measurement, 48);
+        assert_int_equal(hcl_runtime_claims(&h, &claims, NULL), 0);
+        if (t == TAMPER_OTHER_AK)
+                ak = other_ak();
+        else
+                assert_int_equal(hcl_claims_key(claims, "HCLAkPub", &ak, NULL), 0);
+        json_object_put(claims);
+
+        info = json_object_new_object();
+        tpm = json_object_new_object();
+        pcrs_arr = json_object_new_array();
+        assert_int_equal(tpm_pcrs_from_json((char *) pcrs_text, pcrs_size, &pcrs, NULL), 0);
+        bank = tpm_pcr_set_bank(&pcrs, TPM_ALG_SHA256);
+        assert_non_null(bank);
+        for (unsigned j = 0; j < TPM_PCR_COUNT; j++) {
+                json_object *e = json_object_new_object();
+                uint8_t v[32];
+
+                if (!(bank->mask & (1u << j)))
+                        continue;
+                memcpy(v, bank->value[j], 32);
+                if (t == TAMPER_PCR && j == 4)
+                        v[0] ^= 1;
+                s = b64std(v, 32);
+                json_object_object_add(e, "Index", json_object_new_int((int) j));
+                json_object_object_add(e, "Digest", json_object_new_string(s));
+                json_object_array_add(pcrs_arr, e);
+                free(s);
+        }
+        json_object_object_add(tpm, "PCRs", pcrs_arr);
+        s = der_b64(ak);
+        json_object_object_add(tpm, "AikPub", json_object_new_string(s));
+        free(s);
+        s = b64std(msg, msg_size);
+        json_object_object_add(tpm, "PcrQuote", json_object_new_string(s));
+        free(s);
+        s = b64std(sig, sig_size);
+        json_object_object_add(tpm, "PcrSignature", json_object_new_string(s));
+        free(s);
+        json_object_object_add(info, "TpmInfo", tpm);
+
+        /* IsolationInfo: Proof {SnpReport, VcekCertChain} and RunTimeData. */
+        {
+                char *rep_b64 = b64url(h.hw_report, HCL_HW_REPORT_SIZE);
+                char *chain_b64 = b64url(vcek, vcek_size);
+                assert_true(asprintf(&s, "{\"SnpReport\":\"%s\",\"VcekCertChain\":\"%s\"}",
+                                     rep_b64, chain_b64) > 0);
+                proof = b64url(s, strlen(s));
+                free(s);
+                free(rep_b64);
+                free(chain_b64);
+        }
+        rt = malloc(h.runtime_data_size);
+        memcpy(rt, h.runtime_data, h.runtime_data_size);
+        if (t == TAMPER_RUNTIME)
+                rt[h.runtime_data_size / 2] ^= 1;
+        iso = json_object_new_object();
+        ev = json_object_new_object();
+        json_object_object_add(iso, "Type", json_object_new_string("SevSnp"));
+        json_object_object_add(ev, "Proof", json_object_new_string(proof));
+        s = b64url(rt, h.runtime_data_size);
+        json_object_object_add(ev, "RunTimeData", json_object_new_string(s));
+        free(s);
+        free(proof);
+        free(rt);
+        json_object_object_add(iso, "Evidence", ev);
+        json_object_object_add(info, "IsolationInfo", iso);
+
+        /* The OS and the client payload, as the Python client writes them. */
+        json_object_object_add(info, "AttestationProtocolVersion", json_object_new_string("2.0"));
+        json_object_object_add(info, "OSType", json_object_new_string("TGludXg=")); /* Linux */
+        json_object_object_add(info, "OSDistro", json_object_new_string("VWJ1bnR1")); /* Ubuntu */
+        json_object_object_add(info, "OSVersionMajor", json_object_new_string("22"));
+        json_object_object_add(info, "OSVersionMinor", json_object_new_int(4));
+        json_object_object_add(info, "OSBuild",
+                               json_object_new_string("Tm90QXBwbGljYXRpb24=")); /* NotApplication */
+        cp = json_object_new_object();
+        json_object_object_add(cp, "nonce", json_object_new_string("MTIzNA==")); /* 1234 */
+        json_object_object_add(info, "ClientPayload", cp);
+
+        s = (char *) json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN);
+        proof = b64url(s, strlen(s));
+        assert_true(asprintf(&body, "{\"AttestationInfo\":\"%s\"}", proof) > 0);
+        free(proof);
+        json_object_put(info);
+        EVP_PKEY_free(ak);
+        free(hcl);
+        free(vcek);
+        free(msg);
+        free(sig);
+        free(pcrs_text);
+        return body;
+}
+
+static void test_real_evidence(void **state) {
+        SKIP_WITHOUT_VECTORS();
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(json_object_putp) json_object *claims = NULL;
+                AppraiseContext ctx = { .trust = trust, .now = time(NULL) };
+                uint8_t measurement[48];
+                char hex[97];
+                char *body = make_body(i, TAMPER_NONE, measurement);
+                json_object *v, *tee, *rt, *k;
+                Diag d = {};
+
+                print_message("# %s\n", cases[i].hcl);
+                if (appraise_azureguest(&ctx, body, strlen(body), &claims, &d) < 0)
+                        fail_msg("%s: %s", cases[i].hcl, d.text);
+                assert_true(json_object_object_get_ex(claims, "x-ms-attestation-type", &v));
+                assert_string_equal(json_object_get_string(v), "azurevm");
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-attested-pcrs", &v));
+                assert_true(json_object_array_length(v) >= 8);
+                for (size_t j = 0; j < 8; j++)
+                        assert_int_equal(json_object_get_int(json_object_array_get_idx(v, j)), j);
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-ostype", &v));
+                assert_string_equal(json_object_get_string(v), "Linux");
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-osdistro", &v));
+                assert_string_equal(json_object_get_string(v), "Ubuntu");
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-osbuild", &v));
+                assert_string_equal(json_object_get_string(v), "NotApplication");
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-osversion-major", &v));
+                assert_int_equal(json_object_get_int(v), 22);
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-osversion-minor", &v));
+                assert_int_equal(json_object_get_int(v), 4);
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-is-windows", &v));
+                assert_false(json_object_get_boolean(v));
+                assert_true(json_object_object_get_ex(claims,
+                                                      "x-ms-azurevm-attestation-protocol-ver", &v));
+                assert_string_equal(json_object_get_string(v), "2.0");
+                assert_true(json_object_object_get_ex(claims, "nonce", &v));
+                assert_string_equal(json_object_get_string(v), "1234");
+                /* No event log, no encryption key in these captures: those claims are absent. */
+                assert_false(json_object_object_get_ex(claims, "secureboot", NULL));
+                assert_true(json_object_object_get_ex(claims, "x-ms-runtime", &rt));
+                assert_false(json_object_object_get_ex(rt, "keys", NULL));
+                assert_true(json_object_object_get_ex(rt, "client-payload", &v));
+                assert_true(json_object_object_get_ex(v, "nonce", &v));
+                assert_string_equal(json_object_get_string(v), "MTIzNA==");
+                /* The isolation TEE: the report's measurement and the HCL runtime claims. */
+                assert_true(json_object_object_get_ex(claims, "x-ms-isolation-tee", &tee));
+                assert_true(json_object_object_get_ex(tee, "x-ms-attestation-type", &v));
+                assert_string_equal(json_object_get_string(v), "sevsnpvm");
+                assert_true(json_object_object_get_ex(tee, "x-ms-sevsnpvm-launchmeasurement", &v));
+                hex_encode_buf(measurement, 48, hex);
+                assert_string_equal(json_object_get_string(v), hex);
+                assert_true(json_object_object_get_ex(tee, "x-ms-runtime", &v));
+                assert_true(json_object_object_get_ex(v, "keys", &k));
+                k = json_object_array_get_idx(k, 0);
+                assert_true(json_object_object_get_ex(k, "kid", &k));
+                assert_string_equal(json_object_get_string(k), "HCLAkPub");
+                free(body);
+        }
+}
+
+static void expect(size_t i, Tamper t, int want, const char *text) {
+        AppraiseContext ctx = { .trust = trust, .now = time(NULL) };
+        json_object *claims = NULL;
+        uint8_t m[48];
+        char *body = make_body(i, t, m);
+        Diag d = {};
+
+        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d), want);
+        assert_null(claims);
+        if (text && !strstr(d.text, text))
+                fail_msg("diag '%s' lacks '%s'", d.text, text);
+        free(body);
+}
+
+static void test_rejections(void **state) {
+        SKIP_WITHOUT_VECTORS();
+        expect(1, TAMPER_PCR, -EXDEV, NULL);
+        expect(1, TAMPER_RUNTIME, -EXDEV, "REPORT_DATA");
+        expect(0, TAMPER_OTHER_AK, -EKEYREJECTED, NULL);
+}
+
+static void test_malformed(void **state) {
+        AppraiseContext ctx = { .trust = trust, .now = time(NULL) };
+        static const char *const bodies[] = {
+                "{",
+                "[]",
+                "{\"AttestationInfo\": 5}",
+                "{\"AttestationInfo\": \"!!!not base64\"}",
+                "{\"attestationInfo\": \"bm90IGpzb24\"}",           /* "not json" */
+                "{\"AttestationInfo\": \"e30\"}",                   /* {} */
+                "{\"AttestationInfo\": \"eyJUcG1JbmZvIjp7fX0\"}",   /* {"TpmInfo":{}} */
+                /* {"TpmInfo":{"AikPub":"@@"}} */
+                "{\"AttestationInfo\": \"eyJUcG1JbmZvIjp7IkFpa1B1YiI6IkBAIn19\"}",
+        };
+        json_object *claims = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
+                Diag d = {};
+                int r = appraise_azureguest(&ctx, bodies[i], strlen(bodies[i]), &claims, &d);
+                if (r != -EBADMSG)
+                        fail_msg("%s: %d (%s)", bodies[i], r, d.text);
+        }
+        assert_int_equal(appraise_azureguest(&ctx, "x", APPRAISE_BODY_MAX + 1, &claims, NULL),
+                         -E2BIG);
+        assert_null(claims);
+}
+
+
+/* A trusted-launch body from a real vTPM capture with its event log (GCE COS 85: AK as TPMT_PUBLIC,
+ * AK certificate, SHA-256 quote without nonce). flip: an offset in the log to corrupt, or 0. */
+#define GCE "tpm/gce-cos-85/"
+static char *make_tl_body(size_t flip) {
+        static const struct {
+                const char *key, *path;
+        } members[] = {
+                { "AikPub", GCE "ak-pub.tpmt" },
+                { "AikCert", GCE "ak-cert.der" },
+                { "PcrQuote", GCE "no-nonce.quote-sha256.tpms_attest" },
+                { "PcrSignature", GCE "no-nonce.quote-sha256.tpmt_signature" },
+        };
+        json_object *info = json_object_new_object(), *tpm = json_object_new_object(), *iso;
+        json_object *arr = json_object_new_array();
+        size_t n;
+        uint8_t *buf;
+        char *s, *body;
+        TpmPcrSet pcrs;
+        const TpmPcrBank *bank;
+
+        for (size_t i = 0; i < ELEMENTSOF(members); i++) {
+                buf = test_read_vector(members[i].path, &n);
+                s = b64std(buf, n);
+                json_object_object_add(tpm, members[i].key, json_object_new_string(s));
+                free(s);
+                free(buf);
+        }
+        buf = test_read_vector(GCE "no-nonce.pcrs-sha256.json", &n);
+        assert_int_equal(tpm_pcrs_from_json((char *) buf, n, &pcrs, NULL), 0);
+        free(buf);
+        bank = tpm_pcr_set_bank(&pcrs, TPM_ALG_SHA256);
+        for (unsigned j = 0; j < TPM_PCR_COUNT; j++) {
+                json_object *e;
+                if (!(bank->mask & (1u << j)))
+                        continue;
+                e = json_object_new_object();
+                s = b64std(bank->value[j], 32);
+                json_object_object_add(e, "Index", json_object_new_int((int) j));
+                json_object_object_add(e, "Digest", json_object_new_string(s));
+                json_object_array_add(arr, e);
+                free(s);
+        }
+        json_object_object_add(tpm, "PCRs", arr);
+        json_object_object_add(info, "TpmInfo", tpm);
+        buf = test_read_vector(GCE "eventlog.bin", &n);
+        if (flip)
+                buf[flip] ^= 1;
+        s = b64std(buf, n);
+        json_object_object_add(info, "TcgLogs", json_object_new_string(s));
+        free(s);
+        free(buf);
+        iso = json_object_new_object();
+        json_object_object_add(iso, "Type", json_object_new_string("TrustedLaunch"));
+        json_object_object_add(info, "IsolationInfo", iso);
+        s = (char *) json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN);
+        s = b64url(s, strlen(s));
+        assert_true(asprintf(&body, "{\"attestationInfo\":\"%s\"}", s) > 0);
+        free(s);
+        json_object_put(info);
+        return body;
+}
+
+static void test_trusted_launch_eventlog(void **state) {
+        AppraiseContext ctx = { .trust = trust, .now = time(NULL) };
+        json_object *claims = NULL;
+        char *body;
+        Diag d = {};
+
+        SKIP_WITHOUT_VECTORS();
+        /* Everything up to the log verifies (TPMT_PUBLIC AK, its certificate, the quote), but
+         * this capture quotes IMA's PCR 10, which the firmware log cannot explain: -EXDEV. */
+        body = make_tl_body(0);
+        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d), -EXDEV);
+        assert_non_null(strstr(d.text, "PCR 10"));
+        assert_null(claims);
+        free(body);
+        /* A digest in the log changed (the header ends before 0x200; events follow): -EXDEV. */
+        body = make_tl_body(0x300);
+        memset(&d, 0, sizeof(d));
+        {
+                json_object *c2 = NULL;
+                int r = appraise_azureguest(&ctx, body, strlen(body), &c2, &d);
+                if (r != -EXDEV && r != -EBADMSG)
+                        fail_msg("corrupted log: %d (%s)", r, d.text);
+                print_message("# corrupted log: %s\n", d.text);
+                assert_null(c2);
+        }
+        free(body);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_real_evidence),
+                cmocka_unit_test(test_rejections),
+                cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_trusted_launch_eventlog),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
