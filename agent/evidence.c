@@ -46,6 +46,10 @@ static void help(void) {
                "  --ak-handle H     the AK's persistent handle (default 0x%08x; created if absent)\n"
                "  --ak-type T       the type of an AK created here: ecc (P-256, default) or rsa\n"
                "  --isolation WHAT  auto (default), azure (HCL report), snp, or none\n"
+               "  --format F        cvm (default: the document below) or maa (the body of MAA's\n"
+               "                    POST /attest/AzureGuest, {\"AttestationInfo\": ...})\n"
+               "  --vcek-chain FILE with --format maa: the VCEK, ASK and ARK (PEM) for the SNP\n"
+               "                    proof (on Azure from IMDS THIM; the simulator writes one)\n"
                "  --out FILE        write the document to FILE (default: stdout)\n"
                "  --json            print the document on stdout (the default without --out)\n"
                "\n"
@@ -120,6 +124,119 @@ static int make_runtime_claims(const uint8_t *ak_pub, size_t ak_size, const uint
         return *ret ? 0 : -ENOMEM;
 }
 
+static json_object *member(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        (void) json_object_object_get_ex(o, key, &v);
+        return v;
+}
+
+static int add_b64_text(json_object *o, const char *key, const char *text) {
+        return add_b64(o, key, (const uint8_t *) text, strlen(text));
+}
+
+/*
+ * The same evidence as MAA's AttestationInfo (azure-cvm.md §6.2), wrapped as the body of
+ * POST /attest/AzureGuest. Binary members are base64url (MAA's clients send standard base64 in
+ * TpmInfo; our verifier takes either). The SNP proof needs the VCEK chain from the caller.
+ */
+static int maa_request(json_object *doc, const TpmPcrSet *quoted, const TpmPcrSet *values,
+                       const char *vcek_chain_path, json_object **ret, Diag *d) {
+        _cleanup_(json_object_putp) json_object *info = json_object_new_object(),
+                                                *body = json_object_new_object();
+        json_object *tpm = member(doc, "tpm"), *enc = member(tpm, "encryption_key");
+        json_object *ti = json_object_new_object(), *iso = json_object_new_object(), *v;
+        json_object *pcrs = json_object_new_array(), *set = json_object_new_array(), *cp;
+        const TpmPcrBank *sel = &quoted->banks[0], *bank = tpm_pcr_set_bank(values, sel->alg);
+        const char *platform = json_object_get_string(member(doc, "platform"));
+        int r;
+
+        if (!info || !body || !ti || !iso || !pcrs || !set || json_add(info, "TpmInfo", ti) < 0 ||
+            json_add(info, "IsolationInfo", iso) < 0 ||
+            json_add_string(info, "AttestationProtocolVersion", "2.0") < 0 ||
+            add_b64_text(info, "OSType", "Linux") < 0)
+                return -ENOMEM;
+        if ((v = member(doc, "eventlog")) && json_add(info, "TcgLogs", json_object_get(v)) < 0)
+                return -ENOMEM;
+        cp = json_object_new_object();
+        if (json_add(info, "ClientPayload", cp) < 0 ||
+            add_b64_text(cp, "nonce", json_object_get_string(member(doc, "nonce"))) < 0)
+                return -ENOMEM;
+        if (json_add(ti, "AikPub", json_object_get(member(tpm, "ak_public"))) < 0 ||
+            json_add(ti, "PcrQuote", json_object_get(member(tpm, "quote"))) < 0 ||
+            json_add(ti, "PcrSignature", json_object_get(member(tpm, "quote_signature"))) < 0 ||
+            json_add(ti, "EncKeyPub", json_object_get(member(enc, "public"))) < 0 ||
+            json_add(ti, "EncKeyCertifyInfo", json_object_get(member(enc, "certify_info"))) < 0 ||
+            json_add(ti, "EncKeyCertifyInfoSignature",
+                     json_object_get(member(enc, "certify_signature"))) < 0 ||
+            json_add(ti, "PcrSet", set) < 0 || json_add(ti, "PCRs", pcrs) < 0 ||
+            ((v = member(tpm, "ak_certificate")) && json_add(ti, "AikCert", json_object_get(v)) < 0))
+                return -ENOMEM;
+        if (!bank)
+                return -EINVAL;
+        for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+                json_object *e;
+                if (!(sel->mask & (UINT32_C(1) << i)))
+                        continue;
+                e = json_object_new_object();
+                if (json_object_array_add(set, json_object_new_int((int) i)) < 0 ||
+                    json_object_array_add(pcrs, e) < 0 || json_add_int(e, "Index", i) < 0 ||
+                    add_b64(e, "Digest", bank->value[i], bank->size) < 0)
+                        return -ENOMEM;
+        }
+
+        if (streq(platform, "trusted-launch")) {
+                if (json_add_string(iso, "Type", "TrustedLaunch") < 0)
+                        return -ENOMEM;
+        } else {
+                _cleanup_(freep) uint8_t *hcl = NULL, *report = NULL, *rt = NULL, *chain = NULL;
+                _cleanup_(json_object_putp) json_object *proof = json_object_new_object();
+                json_object *ev = json_object_new_object();
+                size_t hcl_size, report_size, rt_size, chain_size;
+                const char *s;
+
+                if (!vcek_chain_path)
+                        return diag_set(d, -EINVAL, "--format maa needs --vcek-chain for the SNP proof");
+                r = read_full_file(vcek_chain_path, 64 * 1024, &chain, &chain_size);
+                if (r < 0)
+                        return diag_set(d, r, "cannot read %s", vcek_chain_path);
+                if (streq(platform, "azure-sevsnp")) {
+                        HclReport h;
+                        s = json_object_get_string(member(doc, "hcl_report"));
+                        if (base64url_decode(s, strlen(s), HCL_REPORT_MAX_SIZE, &hcl, &hcl_size) < 0 ||
+                            hcl_report_parse(hcl, hcl_size, &h, d) < 0)
+                                return -EBADMSG;
+                        report = malloc(HCL_HW_REPORT_SIZE);
+                        rt = malloc(h.runtime_data_size);
+                        if (!report || !rt)
+                                return -ENOMEM;
+                        memcpy(report, h.hw_report, HCL_HW_REPORT_SIZE);
+                        memcpy(rt, h.runtime_data, h.runtime_data_size);
+                        report_size = HCL_HW_REPORT_SIZE;
+                        rt_size = h.runtime_data_size;
+                } else {
+                        json_object *snp = member(doc, "snp");
+                        s = json_object_get_string(member(snp, "report"));
+                        if (base64url_decode(s, strlen(s), 4096, &report, &report_size) < 0)
+                                return -EBADMSG;
+                        s = json_object_get_string(member(snp, "runtime_data"));
+                        if (base64url_decode(s, strlen(s), 64 * 1024, &rt, &rt_size) < 0)
+                                return -EBADMSG;
+                }
+                if (!proof || !ev || add_b64(proof, "SnpReport", report, report_size) < 0 ||
+                    add_b64(proof, "VcekCertChain", chain, chain_size) < 0 ||
+                    json_add_string(iso, "Type", "SevSnp") < 0 || json_add(iso, "Evidence", ev) < 0 ||
+                    add_b64_text(ev, "Proof", json_object_to_json_string_ext(proof, JSON_C_TO_STRING_PLAIN)) < 0 ||
+                    add_b64(ev, "RunTimeData", rt, rt_size) < 0)
+                        return -ENOMEM;
+        }
+        if (add_b64_text(body, "AttestationInfo",
+                         json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN)) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(body);
+        return 0;
+}
+
 /* The AK certificate in NV is the platform's AK's: keep it only when it certifies our AK. */
 static bool ak_cert_matches(const uint8_t *der, size_t der_size, const uint8_t *ak_pub,
                             size_t ak_size) {
@@ -140,7 +257,7 @@ static bool ak_cert_matches(const uint8_t *der, size_t der_size, const uint8_t *
 
 int evidence_main(int argc, char **argv) {
         enum { ARG_PCRS = 0x100, ARG_NONCE, ARG_EVENTLOG, ARG_AK_HANDLE, ARG_AK_TYPE, ARG_ISOLATION,
-               ARG_OUT, ARG_JSON };
+               ARG_OUT, ARG_JSON, ARG_FORMAT, ARG_VCEK_CHAIN };
         static const struct option options[] = {
                 { "pcrs", required_argument, NULL, ARG_PCRS },
                 { "nonce", required_argument, NULL, ARG_NONCE },
@@ -149,6 +266,8 @@ int evidence_main(int argc, char **argv) {
                 { "ak-type", required_argument, NULL, ARG_AK_TYPE },
                 { "isolation", required_argument, NULL, ARG_ISOLATION },
                 { "out", required_argument, NULL, ARG_OUT },
+                { "format", required_argument, NULL, ARG_FORMAT },
+                { "vcek-chain", required_argument, NULL, ARG_VCEK_CHAIN },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -160,7 +279,8 @@ int evidence_main(int argc, char **argv) {
                                  *ak_cert = NULL, *ek_cert = NULL;
         _cleanup_(freep) char *claims = NULL;
         const char *eventlog = secure_getenv("CVM_EVENTLOG") ?: EVENTLOG_DEFAULT;
-        const char *out = NULL, *isolation = "auto", *platform;
+        const char *out = NULL, *isolation = "auto", *platform, *vcek_chain_path = NULL;
+        bool maa = false;
         uint8_t nonce[64] = {};
         size_t nonce_size = 32, ak_size, quote_size, sig_size, ek_size, certify_size,
                certify_sig_size, log_size = 0, hcl_size = 0, ak_cert_size, ek_cert_size;
@@ -227,6 +347,16 @@ int evidence_main(int argc, char **argv) {
                         break;
                 case ARG_OUT:
                         out = optarg;
+                        break;
+                case ARG_FORMAT:
+                        if (!streq(optarg, "cvm") && !streq(optarg, "maa")) {
+                                log_error("--format: cvm or maa");
+                                return EXIT_USAGE;
+                        }
+                        maa = streq(optarg, "maa");
+                        break;
+                case ARG_VCEK_CHAIN:
+                        vcek_chain_path = optarg;
                         break;
                 case ARG_JSON:
                         break;
@@ -369,6 +499,18 @@ int evidence_main(int argc, char **argv) {
             (hcl && add_b64(doc, "hcl_report", hcl, hcl_size) < 0))
                 return EXIT_INTERNAL;
 #undef FAIL
+        if (maa) {
+                json_object *body = NULL;
+
+                r = maa_request(doc, &quote_sel, &pcrs, vcek_chain_path, &body, &d);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot build the AzureGuest request: %s",
+                                        diag_text(&d, strerror(-r)));
+                        return exit_code_from_errno(r);
+                }
+                json_object_put(doc);
+                doc = body;
+        }
         if (out) {
                 const char *s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
                 r = write_file_atomic(out, s, strlen(s));

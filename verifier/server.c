@@ -6,7 +6,8 @@
  * on loopback only, an ephemeral RS256 signing key, one tenant whose issuer is the listen URL, the
  * default policy (permit SEV-SNP guests that are not debuggable and whose evidence verified), and
  * extra trusted roots only from --trust-root. Endpoints: GET /health, GET /metrics,
- * GET /.well-known/openid-configuration, GET /certs, GET /nonce, POST /attest/SevSnpVm.
+ * GET /.well-known/openid-configuration, GET /certs, GET /nonce, POST /attest/SevSnpVm, and
+ * POST /attest/AzureGuest (the token sealed to the evidence's TPM ephemeral key).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <systemd/sd-daemon.h>
 
@@ -48,8 +50,8 @@ typedef struct Server {
         pthread_mutex_t nonce_lock;
         NonceStore nonces;
         bool require_nonce;
-        MaaPolicy *policy;
-        char *policy_hash;
+        MaaPolicy *policy, *policy_azureguest;
+        char *policy_hash, *policy_azureguest_hash;
         SnpTrust *trust;
         EVP_PKEY *key;
         char *x5c; /* the signing certificate, standard base64 DER, for the JWKS */
@@ -163,6 +165,14 @@ static const char dev_policy[] =
         "    c:[type==\"x-ms-sevsnpvm-is-debuggable\"] => issue(type=\"is-debuggable\", value=c.value);\n"
         "};\n";
 
+/* The development tenant's AzureGuest policy: the evidence verified as a whole (quote, PCRs, event
+ * log, certified key, SNP chain and binding when there is one); permit what is an azurevm. */
+static const char dev_policy_azureguest[] =
+        "version=1.2;\n"
+        "authorizationrules {\n"
+        "    c:[type==\"x-ms-attestation-type\", value==\"azurevm\"] => permit();\n"
+        "};\n";
+
 static int issue_token(Server *s, json_object *claims, char **ret) {
         uint8_t jti[32];
         char jti_hex[65];
@@ -211,19 +221,86 @@ static int handle_nonce(Server *s, struct MHD_Connection *c) {
         return respond_json(c, MHD_HTTP_OK, o);
 }
 
-static int handle_attest_snp(Server *s, struct MHD_Connection *c, Request *req) {
+/*
+ * The sealed AzureGuest response (azure-cvm.md §6.2): the JWT encrypted with AES-256-GCM (AAD
+ * "Transport Key") under a fresh key that is RSA-encrypted (RSAES-PKCS1-v1_5) to the evidence's
+ * TpmEphemeralEncryptionKey, so only the attested VM's TPM can read its token.
+ */
+static int seal_token(json_object *claims, const char *token, char **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *p = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ek = NULL;
+        _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pctx = NULL;
+        _cleanup_(freep) uint8_t *ct = NULL, *wrapped = NULL;
+        _cleanup_(freep) char *s_key = NULL, *s_iv = NULL, *s_tag = NULL, *s_ct = NULL;
+        EVP_CIPHER_CTX *cctx = NULL;
+        uint8_t key[32], iv[12], tag[16];
+        size_t n = strlen(token), wrapped_size = 0;
+        json_object *rt, *keys;
+        int len, fin, r = -ENOMEM;
+
+        CLEANUP_ERASE(key);
+        if (!json_object_object_get_ex(claims, "x-ms-runtime", &rt) ||
+            !json_object_object_get_ex(rt, "keys", &keys) || json_object_array_length(keys) == 0 ||
+            jwk_to_pkey(json_object_array_get_idx(keys, 0), &ek, NULL) < 0)
+                return -ENOKEY;
+        if (RAND_bytes(key, sizeof(key)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
+                return -EIO;
+        ct = malloc(n + 16);
+        cctx = EVP_CIPHER_CTX_new();
+        if (!ct || !cctx)
+                goto out;
+        if (EVP_EncryptInit_ex(cctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+            EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, sizeof(iv), NULL) != 1 ||
+            EVP_EncryptInit_ex(cctx, NULL, NULL, key, iv) != 1 ||
+            EVP_EncryptUpdate(cctx, NULL, &len, (const uint8_t *) "Transport Key", 13) != 1 ||
+            EVP_EncryptUpdate(cctx, ct, &len, (const uint8_t *) token, (int) n) != 1 ||
+            EVP_EncryptFinal_ex(cctx, ct + len, &fin) != 1 ||
+            EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_GET_TAG, sizeof(tag), tag) != 1)
+                goto out;
+        pctx = EVP_PKEY_CTX_new(ek, NULL);
+        if (!pctx || EVP_PKEY_encrypt_init(pctx) <= 0 ||
+            EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0 ||
+            EVP_PKEY_encrypt(pctx, NULL, &wrapped_size, key, sizeof(key)) <= 0 ||
+            !(wrapped = malloc(wrapped_size)) ||
+            EVP_PKEY_encrypt(pctx, wrapped, &wrapped_size, key, sizeof(key)) <= 0)
+                goto out;
+        p = json_object_new_object();
+        if (!o || !p || base64url_encode(wrapped, wrapped_size, &s_key) < 0 ||
+            base64url_encode(iv, sizeof(iv), &s_iv) < 0 ||
+            base64url_encode(tag, sizeof(tag), &s_tag) < 0 ||
+            base64url_encode(ct, (size_t) (len + fin), &s_ct) < 0 ||
+            json_add_string(o, "EncryptedInnerKey", s_key) < 0 ||
+            json_add_string(p, "Iv", s_iv) < 0 || json_add_string(p, "Cipher", "AES") < 0 ||
+            json_add_string(p, "BlockMode", "ChainingModeGCM") < 0 ||
+            json_add_int(p, "KeySizeInBits", 256) < 0 ||
+            json_add(o, "EncryptionParams", json_object_get(p)) < 0 ||
+            json_add_string(o, "AuthenticationData", s_tag) < 0 ||
+            json_add_string(o, "Jwt", s_ct) < 0)
+                goto out;
+        {
+                const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+                r = base64url_encode(text, strlen(text), ret);
+        }
+out:
+        EVP_CIPHER_CTX_free(cctx);
+        return r;
+}
+
+static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool azureguest) {
         _cleanup_(json_object_putp) json_object *claims = NULL, *o = NULL;
         _cleanup_(freep) char *token = NULL;
         AppraiseContext ctx = { .trust = s->trust, .now = time(NULL) };
+        const char *what = azureguest ? "AzureGuest" : "SevSnpVm";
         MaaVerdict verdict = {};
         Diag d = {};
         int r;
 
-        r = appraise_sevsnpvm(&ctx, req->body ?: "", req->size, &claims, &d);
+        r = (azureguest ? appraise_azureguest : appraise_sevsnpvm)(&ctx, req->body ?: "", req->size,
+                                                                   &claims, &d);
         if (r < 0) {
                 bool malformed = r == -EBADMSG || r == -E2BIG || r == -EPROTONOSUPPORT;
                 atomic_fetch_add(malformed ? &s->malformed : &s->rejected, 1);
-                log_info("SevSnpVm evidence rejected: %s", diag_text(&d, strerror(-r)));
+                log_info("%s evidence rejected: %s", what, diag_text(&d, strerror(-r)));
                 return respond_error(c, MHD_HTTP_BAD_REQUEST,
                                      malformed ? "InvalidParameter" : "InvalidEvidence",
                                      diag_text(&d, strerror(-r)));
@@ -238,13 +315,14 @@ static int handle_attest_snp(Server *s, struct MHD_Connection *c, Request *req) 
                 pthread_mutex_unlock(&s->nonce_lock);
                 if (!live) {
                         atomic_fetch_add(&s->rejected, 1);
-                        log_info("SevSnpVm evidence rejected: no live nonce");
+                        log_info("%s evidence rejected: no live nonce", what);
                         return respond_error(c, MHD_HTTP_BAD_REQUEST, "InvalidNonce",
                                              "the request does not carry a live nonce from GET "
                                              "/nonce (unknown, used before, or expired)");
                 }
         }
-        r = maa_policy_evaluate(s->policy, claims, now_usec(), &verdict, &d);
+        r = maa_policy_evaluate(azureguest ? s->policy_azureguest : s->policy, claims, now_usec(),
+                                &verdict, &d);
         if (r < 0 || !verdict.permitted) {
                 char reason[600];
 
@@ -252,7 +330,7 @@ static int handle_attest_snp(Server *s, struct MHD_Connection *c, Request *req) 
                                 r < 0 ? diag_text(&d, strerror(-r)) : verdict.reason);
                 maa_verdict_done(&verdict);
                 atomic_fetch_add(&s->denied, 1);
-                log_info("SevSnpVm evidence denied: %s", reason);
+                log_info("%s evidence denied: %s", what, reason);
                 return respond_error(c, MHD_HTTP_BAD_REQUEST, "PolicyEvaluationError", reason);
         }
         /* The policy's issued claims join the service's; they never replace them. */
@@ -265,12 +343,27 @@ static int handle_attest_snp(Server *s, struct MHD_Connection *c, Request *req) 
                         }
         }
         maa_verdict_done(&verdict);
-        if (json_add_string(claims, "x-ms-policy-hash", s->policy_hash) < 0)
+        if (json_add_string(claims, "x-ms-policy-hash",
+                            azureguest ? s->policy_azureguest_hash : s->policy_hash) < 0)
                 return MHD_NO;
         r = issue_token(s, claims, &token);
         if (r < 0)
                 return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
                                      "cannot sign the token");
+        if (azureguest) {
+                char *sealed = NULL;
+
+                r = seal_token(claims, token, &sealed);
+                if (r < 0) {
+                        atomic_fetch_add(&s->rejected, 1);
+                        return respond_error(c, MHD_HTTP_BAD_REQUEST, "InvalidEvidence",
+                                             r == -ENOKEY ? "the evidence carries no "
+                                             "TpmEphemeralEncryptionKey to seal the token to"
+                                                          : "cannot seal the token");
+                }
+                free(token);
+                token = sealed;
+        }
         atomic_fetch_add(&s->tokens, 1);
         o = json_object_new_object();
         if (!o || json_add_string(o, "token", token) < 0)
@@ -325,7 +418,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         return handle_nonce(s, c);
         } else if (streq(method, "POST")) {
                 if (streq(url, "/attest/SevSnpVm"))
-                        return handle_attest_snp(s, c, req);
+                        return handle_attest(s, c, req, false);
+                if (streq(url, "/attest/AzureGuest"))
+                        return handle_attest(s, c, req, true);
         }
         return respond_error(c, MHD_HTTP_NOT_FOUND, "NotFound", "no such endpoint");
 }
@@ -514,6 +609,12 @@ int serve_main(int argc, char **argv) {
                         return log_error("Policy %s: %s", policy_path ?: "(default)",
                                          diag_text(&d, strerror(-r))), EXIT_MALFORMED;
                 r = maa_policy_hash((const char *) policy_text, policy_size, &s.policy_hash);
+                if (r >= 0)
+                        r = maa_policy_compile(dev_policy_azureguest, strlen(dev_policy_azureguest),
+                                               &s.policy_azureguest, &d);
+                if (r >= 0)
+                        r = maa_policy_hash(dev_policy_azureguest, strlen(dev_policy_azureguest),
+                                            &s.policy_azureguest_hash);
                 if (r < 0)
                         return EXIT_INTERNAL;
         }
@@ -556,7 +657,9 @@ int serve_main(int argc, char **argv) {
         EVP_PKEY_free(s.key);
         free(s.x5c);
         maa_policy_free(s.policy);
+        maa_policy_free(s.policy_azureguest);
         free(s.policy_hash);
+        free(s.policy_azureguest_hash);
         log_info("Stopped (signal %d): %lu requests, %lu tokens", sig, atomic_load(&s.requests),
                  atomic_load(&s.tokens));
         return EXIT_OK;
