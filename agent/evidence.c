@@ -85,6 +85,7 @@ static int read_hcl_report(TpmDevice *t, const uint8_t user_data[64], uint8_t **
                         return r;
                 if (hcl_report_parse(buf, size, &h, d) >= 0 && hcl_runtime_claims(&h, &claims, NULL) >= 0 &&
                     json_object_object_get_ex(claims, "user-data", &ud) &&
+                    json_object_is_type(ud, json_type_string) &&
                     strcasecmp(json_object_get_string(ud), want) == 0) {
                         *ret = TAKE_PTR(buf);
                         *ret_size = size;

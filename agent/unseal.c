@@ -98,6 +98,7 @@ int unseal_main(int argc, char **argv) {
                 return log_error_errno(r, "Cannot read %s: %m", in), EXIT_USAGE;
         if (json_parse_capped((const char *) raw, raw_size, RESPONSE_MAX, 8, &resp) < 0 ||
             !json_object_object_get_ex(resp, "token", &tok) ||
+            !json_object_is_type(tok, json_type_string) ||
             base64url_decode(json_object_get_string(tok), strlen(json_object_get_string(tok)),
                              RESPONSE_MAX, &inner, &inner_size) < 0 ||
             json_parse_capped((const char *) inner, inner_size, RESPONSE_MAX, 8, &sealed) < 0 ||

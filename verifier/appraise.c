@@ -51,6 +51,11 @@ static int member_data(json_object *o, const char *key, uint8_t **ret, size_t *r
                 return diag_set(d, r, "request: %s.data is missing or not base64url", key);
         if (!json_object_object_get_ex(v, "dataType", &t))
                 return 0; /* Binary */
+        if (!json_object_is_type(t, json_type_string)) {
+                free(*ret);
+                *ret = NULL;
+                return diag_set(d, -EBADMSG, "request: %s.dataType is not a string", key);
+        }
         type = json_object_get_string(t);
         if (strcasecmp(type, "JSON") == 0) {
                 if (json_parse_capped((const char *) *ret, *ret_size, DATA_MAX, 32, ret_json) < 0) {
@@ -185,6 +190,17 @@ int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
         claims = json_object_new_object();
         if (!claims || snp_claims_add(&rep, claims) < 0)
                 return -ENOMEM;
+        /* A nonce inside the runtime data is covered by REPORT_DATA: the only one that proves
+         * freshness (the request's top-level "nonce" is copied into the token, not bound). */
+        if (ctx->bound_nonce) {
+                json_object *bn;
+                ctx->bound_nonce[0] = '\0';
+                if (rt_json && json_object_object_get_ex(rt_json, "nonce", &bn) &&
+                    json_object_is_type(bn, json_type_string) &&
+                    strlen(json_object_get_string(bn)) < APPRAISE_NONCE_MAX)
+                        (void) snprintf(ctx->bound_nonce, APPRAISE_NONCE_MAX, "%s",
+                                        json_object_get_string(bn));
+        }
         if (json_add_string(claims, "x-ms-attestation-type", "sevsnpvm") < 0 ||
             json_add_string(claims, "x-ms-ver", "1.0") < 0 ||
             (rt_json && json_add(claims, "x-ms-runtime", TAKE_PTR(rt_json)) < 0) ||
@@ -235,8 +251,12 @@ int appraise_eventlog_check(const EventLog *log, const TpmPcrSet *quoted,
                 const TpmPcrBank *q = &quoted->banks[b];
                 TpmPcrBank replay;
 
+                /* Fail closed: a log that cannot be replayed in the quoted bank explains
+                 * nothing, and nothing may be derived from it (secure boot state, ...). */
                 if (eventlog_replay(log, q->alg, &replay) < 0)
-                        continue;
+                        return diag_set(d, -EXDEV, "event log: no %s digests to replay, so it "
+                                        "cannot explain the quoted PCRs",
+                                        tpm_alg_hash_name(q->alg) ?: "quoted-bank");
                 for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
                         bool reset, ff = true, in_log = replay.mask & (UINT32_C(1) << i);
 
@@ -268,7 +288,8 @@ int appraise_eventlog_check(const EventLog *log, const TpmPcrSet *quoted,
 
 int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, const uint8_t *info,
                            size_t info_size, const uint8_t *sig_bytes, size_t sig_size,
-                           const uint8_t *nonce, size_t nonce_size, EVP_PKEY **ret_key, Diag *d) {
+                           const uint8_t *nonce, size_t nonce_size, const TpmPcrSet *policy_pcrs,
+                           EVP_PKEY **ret_key, Diag *d) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         TPMT_PUBLIC tpub;
         TPMT_SIGNATURE sig;
@@ -307,6 +328,19 @@ int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, co
             (tpub.objectAttributes & TPMA_OBJECT_USERWITHAUTH) || tpub.authPolicy.size == 0)
                 return diag_set(d, -EXDEV, "encryption key: not a fixedTPM decrypt-only key "
                                 "bound to a policy");
+        /* Its policy must be PolicyPCR over exactly the quoted PCRs and values: then the TPM
+         * decrypts only while the attested state holds. */
+        {
+                uint8_t want[TPM_DIGEST_MAX];
+                size_t want_size;
+
+                if (tpm_policy_pcr_digest(tpub.nameAlg, policy_pcrs, want, &want_size) < 0)
+                        return diag_set(d, -EXDEV, "encryption key: unsupported nameAlg");
+                if (want_size != tpub.authPolicy.size ||
+                    memcmp(want, tpub.authPolicy.buffer, want_size) != 0)
+                        return diag_set(d, -EXDEV, "encryption key: its authPolicy is not "
+                                        "PolicyPCR over the quoted PCRs");
+        }
         *ret_key = TAKE_PTR(key);
         return 0;
 }
@@ -483,7 +517,8 @@ static int aik_cert_check(json_object *tpm, EVP_PKEY *ak, Diag *d) {
 }
 
 /* TpmInfo's EncKey* (optional, all or none): certified by the AK; adds x-ms-runtime.keys. */
-static int enc_key_claim(json_object *tpm, EVP_PKEY *ak, json_object *runtime, Diag *d) {
+static int enc_key_claim(json_object *tpm, EVP_PKEY *ak, const TpmPcrSet *quoted,
+                         json_object *runtime, Diag *d) {
         _cleanup_(freep) uint8_t *pub = NULL, *info = NULL, *sig = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         _cleanup_(json_object_putp) json_object *keys = NULL;
@@ -507,7 +542,7 @@ static int enc_key_claim(json_object *tpm, EVP_PKEY *ak, json_object *runtime, D
                              &sig, &sig_size, d);
         if (r >= 0)
                 r = appraise_certified_key(ak, pub, pub_size, info, info_size, sig, sig_size,
-                                           /* nonce= */ NULL, 0, &key, d);
+                                           /* nonce= */ NULL, 0, quoted, &key, d);
         if (r < 0)
                 return r;
         keys = json_object_new_array();
@@ -619,6 +654,13 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
                 if (r < 0)
                         return r;
         }
+        /* The quote's extraData is signed by the AK: a nonce there proves freshness. */
+        if (ctx->bound_nonce) {
+                ctx->bound_nonce[0] = '\0';
+                if (attest.extraData.size > 0 && 2u * attest.extraData.size < APPRAISE_NONCE_MAX)
+                        hex_encode_buf(attest.extraData.buffer, attest.extraData.size,
+                                       ctx->bound_nonce);
+        }
         if (appraise_quoted_pcrs(&attest, &pcrs, &quoted) < 0)
                 return diag_set(d, -EXDEV, "TpmInfo.PCRs do not cover the quoted selection");
         r = aik_cert_check(tpm, ak, d);
@@ -649,7 +691,7 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
         } else if (r != -ENOENT)
                 return r;
 
-        r = enc_key_claim(tpm, ak, runtime, d);
+        r = enc_key_claim(tpm, ak, &quoted, runtime, d);
         if (r >= 0)
                 r = client_payload_claims(info, runtime, claims, d);
         if (r < 0)

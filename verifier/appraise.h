@@ -21,9 +21,15 @@ struct json_object;
 
 #define APPRAISE_BODY_MAX (1024u * 1024u)
 
+#define APPRAISE_NONCE_MAX 129u
+
 typedef struct AppraiseContext {
         const struct SnpTrust *trust;
         time_t now;
+        /* Out (may be NULL): a nonce the signed evidence itself carries, for freshness checks —
+         * SevSnpVm: runtime data's "nonce" (bound by REPORT_DATA); AzureGuest: the quote's
+         * extraData as lowercase hex. "" when there is none. APPRAISE_NONCE_MAX bytes. */
+        char *bound_nonce;
 } AppraiseContext;
 
 /*
@@ -90,10 +96,12 @@ int appraise_eventlog_check(const struct EventLog *log, const struct TpmPcrSet *
 /*
  * An ephemeral key certified by ak: pub a TPM public area, info a TPMS_ATTEST of type CERTIFY
  * whose name is pub's, signed by ak (sig_bytes), extraData = nonce (not checked when NULL), and
- * the key a fixedTPM, decrypt-only RSA key with an authPolicy and no userWithAuth. *ret_key gets
+ * the key a fixedTPM, decrypt-only RSA key with no userWithAuth whose authPolicy is PolicyPCR over
+ * policy_pcrs (the quoted PCRs with their values). *ret_key gets
  * its public key. -EBADMSG, -EKEYREJECTED, -EXDEV, -ESTALE.
  */
 int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, const uint8_t *info,
                            size_t info_size, const uint8_t *sig_bytes, size_t sig_size,
-                           const uint8_t *nonce, size_t nonce_size, EVP_PKEY **ret_key,
+                           const uint8_t *nonce, size_t nonce_size,
+                           const struct TpmPcrSet *policy_pcrs, EVP_PKEY **ret_key,
                            struct Diag *d);

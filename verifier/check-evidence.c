@@ -71,6 +71,7 @@ typedef struct Ctx {
         EVP_PKEY *ak;
         uint8_t nonce[64];
         size_t nonce_size;
+        const TpmPcrSet *quoted; /* the quoted PCRs with their values */
 } Ctx;
 
 /* The ephemeral key: TPM2_Certify by the AK over its name, with our nonce. */
@@ -90,7 +91,7 @@ static int check_encryption_key(Ctx *c, json_object *tpm, Diag *d) {
                 r = need_b64(enc, "certify_signature", TPM_SIGNATURE_MAX_SIZE, &sig_bytes, &sig_size, d);
         if (r >= 0)
                 r = appraise_certified_key(c->ak, pub, pub_size, info, info_size, sig_bytes, sig_size,
-                                           c->nonce, c->nonce_size, &key, d);
+                                           c->nonce, c->nonce_size, c->quoted, &key, d);
         if (r < 0)
                 return r;
         if (jwk_from_pkey(key, EVIDENCE_KID_ENC_KEY, &jwk) < 0 ||
@@ -156,6 +157,7 @@ static int check_azure(Ctx *c, const SnpCheckOptions *o, Diag *d) {
                 char hex[129];
                 hex_encode_buf(want, 64, hex);
                 if (!json_object_object_get_ex(claims, "user-data", &ud) ||
+                    !json_object_is_type(ud, json_type_string) ||
                     strcasecmp(json_object_get_string(ud), hex) != 0)
                         return diag_set(d, -ESTALE, "HCL report: user-data is not the nonce: a "
                                         "stale report");
@@ -210,6 +212,7 @@ static int check_snp(Ctx *c, const SnpCheckOptions *o_in, Diag *d) {
                                 "signed the quote");
         hex_encode_buf(c->nonce, c->nonce_size, nonce_hex);
         if (!json_object_object_get_ex(claims, "nonce", &v) ||
+            !json_object_is_type(v, json_type_string) ||
             strcasecmp(json_object_get_string(v), nonce_hex) != 0)
                 return diag_set(d, -ESTALE, "runtime claims: nonce is not the expected one");
         return 0;
@@ -369,6 +372,7 @@ int check_evidence_main(int argc, char **argv) {
         /* The quoted PCRs (and only those) are authenticated: compare the log with them. */
         if (r >= 0) {
                 r = appraise_quoted_pcrs(&attest, &pcrs, &quoted);
+                c.quoted = &quoted;
                 if (r >= 0 && json_add_bool(report, "quote", true) < 0)
                         return EXIT_INTERNAL;
                 if (r >= 0)

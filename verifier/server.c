@@ -289,7 +289,8 @@ out:
 static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool azureguest) {
         _cleanup_(json_object_putp) json_object *claims = NULL, *o = NULL;
         _cleanup_(freep) char *token = NULL;
-        AppraiseContext ctx = { .trust = s->trust, .now = time(NULL) };
+        char bound_nonce[APPRAISE_NONCE_MAX] = "";
+        AppraiseContext ctx = { .trust = s->trust, .now = time(NULL), .bound_nonce = bound_nonce };
         const char *what = azureguest ? "AzureGuest" : "SevSnpVm";
         MaaVerdict verdict = {};
         Diag d = {};
@@ -297,6 +298,11 @@ static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool
 
         r = (azureguest ? appraise_azureguest : appraise_sevsnpvm)(&ctx, req->body ?: "", req->size,
                                                                    &claims, &d);
+        if (r == -ENOMEM || r == -EIO) {
+                log_error_errno(r, "%s: internal error: %m", what);
+                return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
+                                     "internal error");
+        }
         if (r < 0) {
                 bool malformed = r == -EBADMSG || r == -E2BIG || r == -EPROTONOSUPPORT;
                 atomic_fetch_add(malformed ? &s->malformed : &s->rejected, 1);
@@ -306,19 +312,22 @@ static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool
                                      diag_text(&d, strerror(-r)));
         }
         if (s->require_nonce) {
-                json_object *n;
                 bool live;
 
+                /* Only a nonce the signed evidence carries counts (runtime data under
+                 * REPORT_DATA, or the quote's extraData): a nonce beside the evidence in the
+                 * request would let old evidence be replayed with a fresh one. */
                 pthread_mutex_lock(&s->nonce_lock);
-                live = json_object_object_get_ex(claims, "nonce", &n) &&
-                       nonce_store_consume(&s->nonces, json_object_get_string(n), now_usec());
+                live = bound_nonce[0] && nonce_store_consume(&s->nonces, bound_nonce, now_usec());
                 pthread_mutex_unlock(&s->nonce_lock);
                 if (!live) {
                         atomic_fetch_add(&s->rejected, 1);
                         log_info("%s evidence rejected: no live nonce", what);
                         return respond_error(c, MHD_HTTP_BAD_REQUEST, "InvalidNonce",
-                                             "the request does not carry a live nonce from GET "
-                                             "/nonce (unknown, used before, or expired)");
+                                             "the evidence does not carry a live nonce from GET "
+                                             "/nonce in its signed data (runtime data \"nonce\", "
+                                             "or the quote's extraData): unknown, used before, "
+                                             "expired, or not bound");
                 }
         }
         r = maa_policy_evaluate(azureguest ? s->policy_azureguest : s->policy, claims, now_usec(),

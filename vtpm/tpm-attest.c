@@ -437,3 +437,44 @@ int tpm_attest_to_json(const TPMS_ATTEST *a, json_object **ret) {
         *ret = TAKE_PTR(o);
         return 0;
 }
+
+int tpm_policy_pcr_digest(uint16_t alg, const TpmPcrSet *pcrs, uint8_t ret[TPM_DIGEST_MAX],
+                          size_t *ret_size) {
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        const EVP_MD *md = tpm_alg_to_evp(alg);
+        uint8_t sel_buf[sizeof(TPML_PCR_SELECTION)], zeros[TPM_DIGEST_MAX] = {},
+                values_digest[EVP_MAX_MD_SIZE], cc[4] = { 0x00, 0x00, 0x01, 0x7F }; /* PolicyPCR */
+        TPML_PCR_SELECTION sel = {};
+        unsigned n, vn;
+        size_t off = 0;
+
+        if (!md || !ctx)
+                return md ? -ENOMEM : -EPROTONOSUPPORT;
+        if (EVP_DigestInit_ex(ctx, md, NULL) <= 0)
+                return -ENOMEM;
+        for (size_t b = 0; b < pcrs->n_banks && sel.count < TPM2_NUM_PCR_BANKS; b++) {
+                const TpmPcrBank *bank = &pcrs->banks[b];
+                TPMS_PCR_SELECTION *s = &sel.pcrSelections[sel.count];
+
+                if (!bank->mask)
+                        continue;
+                *s = (TPMS_PCR_SELECTION) { .hash = bank->alg, .sizeofSelect = 3 };
+                for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+                        if (bank->mask & (UINT32_C(1) << i)) {
+                                s->pcrSelect[i / 8] |= (uint8_t) (1u << (i % 8));
+                                if (EVP_DigestUpdate(ctx, bank->value[i], bank->size) <= 0)
+                                        return -ENOMEM;
+                        }
+                sel.count++;
+        }
+        if (EVP_DigestFinal_ex(ctx, values_digest, &vn) <= 0 ||
+            Tss2_MU_TPML_PCR_SELECTION_Marshal(&sel, sel_buf, sizeof(sel_buf), &off) != TSS2_RC_SUCCESS)
+                return -ENOMEM;
+        n = (unsigned) EVP_MD_get_size(md);
+        if (EVP_DigestInit_ex(ctx, md, NULL) <= 0 || EVP_DigestUpdate(ctx, zeros, n) <= 0 ||
+            EVP_DigestUpdate(ctx, cc, sizeof(cc)) <= 0 || EVP_DigestUpdate(ctx, sel_buf, off) <= 0 ||
+            EVP_DigestUpdate(ctx, values_digest, vn) <= 0 || EVP_DigestFinal_ex(ctx, ret, &n) <= 0)
+                return -ENOMEM;
+        *ret_size = n;
+        return 0;
+}

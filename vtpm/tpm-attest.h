@@ -75,6 +75,15 @@ int tpm_quote_verify(EVP_PKEY *key, const uint8_t *raw, size_t raw_size,
 /* The quote's PCR selection as a TpmPcrSet with masks and no values. */
 void tpm_quote_selection(const TPMS_ATTEST *attest, TpmPcrSet *ret);
 
+/*
+ * The authPolicy of a key bound by TPM2_PolicyPCR to the PCRs in pcrs (masks and values), as a
+ * trial session computes it: H(0…0 || TPM_CC_PolicyPCR || TPML_PCR_SELECTION || H(PCR values in
+ * selection order)), H = alg (the key's nameAlg). Banks in pcrs order, 3-byte selects.
+ * *ret_size gets the digest size. -EPROTONOSUPPORT for an unknown alg. Pure.
+ */
+int tpm_policy_pcr_digest(uint16_t alg, const TpmPcrSet *pcrs, uint8_t ret[TPM_DIGEST_MAX],
+                          size_t *ret_size);
+
 /* JSON summary of a parsed quote (type, signer name, nonce, clock, firmware, PCR selection and
  * digest). -ENOMEM only. */
 int tpm_attest_to_json(const TPMS_ATTEST *a, struct json_object **ret);

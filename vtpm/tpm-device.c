@@ -307,7 +307,7 @@ int tpm_device_quote(TpmDevice *t, uint32_t ak_handle, const TpmPcrSet *select,
                      size_t *ret_attest_size, uint8_t **ret_sig, size_t *ret_sig_size, Diag *d) {
         _cleanup_(esys_freep) TPM2B_ATTEST *quoted = NULL;
         _cleanup_(esys_freep) TPMT_SIGNATURE *sig = NULL;
-        _cleanup_(freep) uint8_t *attest = NULL;
+        _cleanup_(freep) uint8_t *attest = NULL, *sig_out = NULL;
         TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
         TPM2B_DATA qualifying = {};
         TPML_PCR_SELECTION sel;
@@ -334,13 +334,12 @@ int tpm_device_quote(TpmDevice *t, uint32_t ak_handle, const TpmPcrSet *select,
         if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, sigbuf, sizeof(sigbuf), &off) != TSS2_RC_SUCCESS)
                 return -EIO;
         attest = malloc(quoted->size);
-        *ret_sig = malloc(off);
-        if (!attest || !*ret_sig) {
-                free(*ret_sig);
+        sig_out = malloc(off);
+        if (!attest || !sig_out)
                 return -ENOMEM;
-        }
         memcpy(attest, quoted->attestationData, quoted->size);
-        memcpy(*ret_sig, sigbuf, off);
+        memcpy(sig_out, sigbuf, off);
+        *ret_sig = TAKE_PTR(sig_out);
         *ret_sig_size = off;
         *ret_attest_size = quoted->size;
         *ret_attest = TAKE_PTR(attest);
@@ -481,7 +480,7 @@ int tpm_device_ephemeral_key(TpmDevice *t, uint32_t ak_handle, const TpmPcrSet *
         _cleanup_(esys_freep) TPMT_TK_CREATION *ticket = NULL;
         _cleanup_(esys_freep) TPM2B_ATTEST *certify = NULL;
         _cleanup_(esys_freep) TPMT_SIGNATURE *sig = NULL;
-        _cleanup_(freep) uint8_t *pub_bytes = NULL, *cert_bytes = NULL;
+        _cleanup_(freep) uint8_t *pub_bytes = NULL, *cert_bytes = NULL, *sig_out = NULL;
         TPM2B_SENSITIVE_CREATE sens = {};
         TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
         TPML_PCR_SELECTION sel, none = {};
@@ -540,12 +539,13 @@ int tpm_device_ephemeral_key(TpmDevice *t, uint32_t ak_handle, const TpmPcrSet *
                 return tpm_error(rc, "Certify", ak_handle, d);
         }
         if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, sigbuf, sizeof(sigbuf), &off) != TSS2_RC_SUCCESS ||
-            !(cert_bytes = malloc(certify->size)) || !(*ret_sig = malloc(off))) {
+            !(cert_bytes = malloc(certify->size)) || !(sig_out = malloc(off))) {
                 (void) Esys_FlushContext(t->esys, key);
                 return -ENOMEM;
         }
         memcpy(cert_bytes, certify->attestationData, certify->size);
-        memcpy(*ret_sig, sigbuf, off);
+        memcpy(sig_out, sigbuf, off);
+        *ret_sig = TAKE_PTR(sig_out);
         *ret_sig_size = off;
         if (t->ephemeral != ESYS_TR_NONE)
                 (void) Esys_FlushContext(t->esys, t->ephemeral);

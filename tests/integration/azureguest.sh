@@ -84,5 +84,26 @@ status=$(curl -s -o "$tmp/resp3.json" -w '%{http_code}' -d @"$tmp/body3.json" "$
 [ "$status" = 400 ] && jq -e '.error.message | test("PCR 7")' "$tmp/resp3.json" >/dev/null &&
         ok "evidence with an unlogged PCR 7: 400 naming PCR 7" || not_ok "unlogged PCR 7" "status $status: $(cat "$tmp/resp3.json")"
 
+# Freshness: a verifier that requires its own nonces takes one only from signed evidence (here the
+# quote's extraData), and only once.
+kill "$pid"; wait "$pid" 2>/dev/null
+"$VERIFIER" serve --dev --listen 127.0.0.1:0 --trust-root "$CVM_SIM_ROOT" --require-nonce \
+        >"$tmp/url" 2>"$tmp/server.log" &
+pid=$!
+: >"$tmp/url.old"
+for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+url=$(head -n 1 "$tmp/url")
+"$SIM" down --dir "$tmp/vm" >/dev/null 2>&1 # a fresh boot: PCR 7 moved above
+eval "$("$SIM" up --dir "$tmp/vm" --tpm --azure 2>/dev/null)"
+vnonce=$(curl -s "$url/nonce" | jq -r .nonce)
+"$AGENT" evidence --format maa --nonce "$vnonce" --vcek-chain "$tmp/chain.pem" --out "$tmp/body4.json" 2>/dev/null
+status=$(curl -s -o "$tmp/resp4.json" -w '%{http_code}' -d @"$tmp/body4.json" "$url/attest/AzureGuest")
+[ "$status" = 200 ] && ok "--require-nonce: the verifier's nonce in the quote: a token" ||
+        not_ok "a bound nonce" "status $status: $(cat "$tmp/resp4.json")"
+status=$(curl -s -o "$tmp/resp5.json" -w '%{http_code}' -d @"$tmp/body4.json" "$url/attest/AzureGuest")
+[ "$status" = 400 ] && jq -e '.error.code == "InvalidNonce"' "$tmp/resp5.json" >/dev/null &&
+        ok "--require-nonce: the same evidence again: 400 InvalidNonce" ||
+        not_ok "a replayed nonce" "status $status: $(cat "$tmp/resp5.json")"
+
 echo "$((n - failed)) passed, $failed failed"
 [ $failed -eq 0 ]
