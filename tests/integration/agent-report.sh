@@ -22,28 +22,12 @@ export CVM_SIM_CA_CACHE=${CVM_SIM_CA_CACHE:-$top_builddir/tests/sim/test-sim-ca}
 [ -x "$AGENT" ] && [ -x "$VERIFIER" ] || { echo "cvm-agent/cvm-verifier not built"; exit 99; }
 
 tmp=$(mktemp -d "$top_builddir/tests/integration/agent-report.XXXXXX") || exit 99
-dirs=()
+. "$top_srcdir/tests/integration/lib.sh"
 cleanup() {
-        local d
-        for d in "${dirs[@]}"; do "$SIM" down --dir "$d" >/dev/null 2>&1; done
+        sim_down_all
         rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# up DIR [ARGS]: start a simulated platform and load its environment.
-up() {
-        local dir=$1 rc
-        shift
-        dirs+=("$dir") # down is safe on a half-started platform
-        "$SIM" up --dir "$dir" "$@" >"$tmp/env" 2>"$tmp/up.err"
-        rc=$?
-        if [ $rc -eq 2 ]; then
-                echo "skip: the simulator cannot mount FUSE here"; cat "$tmp/up.err"; exit 77
-        fi
-        [ $rc -eq 0 ] || { echo "cvm-sim up failed:"; cat "$tmp/up.err"; exit 99; }
-        # shellcheck disable=SC1090
-        . "$tmp/env"
-}
 
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -85,7 +69,7 @@ set_conf() { "$SIM" set --dir "$CVM_SIM_DIR" "$@" >/dev/null 2>&1 || echo "cvm-s
 nonce=$(od -An -tx1 -N64 /dev/urandom | tr -d ' \n')
 
 # ---- Milan, report version 3 (the default platform) ----------------------------------------
-up "$tmp/milan"
+sim_up "$tmp/milan"
 
 expect "tsm: report with a 64-byte nonce" 0 "" \
         "$AGENT" report --source tsm --report-data "$nonce" --out "$tmp/r.bin" --certs-out "$tmp/c.bin" --json
@@ -221,7 +205,7 @@ fi
 check_platform() {
         local name=$1
         shift
-        up "$tmp/$name" "$@"
+        sim_up "$tmp/$name" "$@"
         expect "$name: tsm report" 0 "" "$AGENT" report --source tsm --report-data "$nonce" \
                 --out "$tmp/$name.bin" --certs-out "$tmp/$name.certs" --json
         cp "$tmp/out" "$tmp/$name.json"

@@ -22,27 +22,13 @@ done
 [ -c /dev/fuse ] || { echo "skip: no /dev/fuse"; exit 77; }
 
 tmp=$(mktemp -d "$top_builddir/tests/integration/evidence.XXXXXX") || exit 99
-dirs=()
+. "$top_srcdir/tests/integration/lib.sh"
 cleanup() {
-        local d
-        for d in "${dirs[@]}"; do "$SIM" down --dir "$d" >/dev/null 2>&1; done
+        sim_down_all
         rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-up() {
-        local dir=$1 rc
-        shift
-        dirs+=("$dir")
-        "$SIM" up --dir "$dir" "$@" >"$tmp/env" 2>"$tmp/up.err"
-        rc=$?
-        if [ $rc -eq 2 ]; then
-                echo "skip: the simulator cannot mount FUSE here"; exit 77
-        fi
-        [ $rc -eq 0 ] || { echo "cvm-sim up $* failed:"; cat "$tmp/up.err"; exit 99; }
-        # shellcheck disable=SC1090
-        . "$tmp/env"
-}
 
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -88,7 +74,7 @@ edit_blob() {
 check() { "$VERIFIER" check evidence "$@" --certs "$CVM_SIM_DIR/cert_chain.pem" --cert "$CVM_SIM_DIR/vcek.pem" --root "$CVM_SIM_ROOT"; }
 
 # ---- Azure SEV-SNP CVM: the HCL report from the paravisor ------------------------------------
-up "$tmp/azure" --tpm --azure
+sim_up "$tmp/azure" --tpm --azure
 nonce=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 expect "azure: evidence" 0 "" "$AGENT" evidence --nonce "$nonce" --out "$tmp/az.json"
 [ "$(jq -r .platform "$tmp/az.json")" = azure-sevsnp ] && ok "azure: platform azure-sevsnp" ||
@@ -129,7 +115,7 @@ expect "azure: PCR 4 differs from the event log" 4 "sha256 PCR 4 differs from th
         check "$tmp/az2.json"
 
 # ---- SEV-SNP without a paravisor: our runtime claims in REPORT_DATA --------------------------
-up "$tmp/snp" --tpm
+sim_up "$tmp/snp" --tpm
 expect "snp: evidence" 0 "" "$AGENT" evidence --isolation snp --out "$tmp/snp.json"
 [ "$(jq -r .platform "$tmp/snp.json")" = sevsnp ] && ok "snp: platform sevsnp" || not_ok "snp: platform sevsnp"
 expect "snp: check evidence" 0 "" \

@@ -81,3 +81,25 @@ finish() {
         [ "$failed" -eq 0 ]
         exit
 }
+
+# For tests on the simulator (need $SIM and $tmp). sim_up DIR [ARGS]: start a simulated platform
+# and load its environment; exit 77 when FUSE cannot be mounted here, 99 when it fails otherwise.
+# sim_down_all (from an EXIT trap) stops every platform started, even half-started ones.
+sim_dirs=()
+sim_up() {
+        local dir=$1 rc
+        shift
+        sim_dirs+=("$dir")
+        "$SIM" up --dir "$dir" "$@" >"$tmp/env" 2>"$tmp/up.err"
+        rc=$?
+        if [ $rc -eq 2 ]; then
+                echo "skip: the simulator cannot mount FUSE here"; cat "$tmp/up.err"; exit 77
+        fi
+        [ $rc -eq 0 ] || { echo "cvm-sim up $* failed:"; cat "$tmp/up.err"; exit 99; }
+        # shellcheck disable=SC1090
+        . "$tmp/env"
+}
+sim_down_all() {
+        local d
+        for d in "${sim_dirs[@]}"; do "$SIM" down --dir "$d" >/dev/null 2>&1; done
+}
