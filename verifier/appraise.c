@@ -498,6 +498,181 @@ static int isolation_sevsnp(const AppraiseContext *ctx, json_object *iso, EVP_PK
 }
 
 /* TpmInfo's AikCert (optional): DER, certifying the AK. Its issuer is not checked here. */
+void appraise_strip_incoming(json_object *claims) {
+        json_object_object_del(claims, "pcrs");
+        json_object_object_del(claims, "events");
+}
+
+/* Standard base64 without padding (MAA's ProcessedData.VariableData: "AQ" for 0x01). */
+static int b64_nopad(const uint8_t *p, size_t n, json_object *o, const char *key) {
+        _cleanup_(freep) char *s = malloc(4 * ((n + 2) / 3) + 1);
+        size_t len;
+
+        if (!s)
+                return -ENOMEM;
+        (void) EVP_EncodeBlock((unsigned char *) s, p, (int) n);
+        len = strlen(s);
+        while (len > 0 && s[len - 1] == '=')
+                s[--len] = '\0';
+        return json_add_string(o, key, s);
+}
+
+/* "pcrs" for the policy: {"PCRs": [{"Index", "Digests": {"SHA1"?, "SHA256"?}}]} of the quoted
+ * PCRs, lowercase hex (the form MAA's TPM policies query with JmesPath). */
+static int pcrs_claim(const TpmPcrSet *quoted, json_object *claims) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *arr = json_object_new_array();
+
+        if (!o || !arr || json_add(o, "PCRs", arr) < 0)
+                return -ENOMEM;
+        for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+                json_object *e = NULL, *dg = NULL;
+
+                for (size_t b = 0; b < quoted->n_banks; b++) {
+                        const TpmPcrBank *bank = &quoted->banks[b];
+                        const char *name = bank->alg == TPM_ALG_SHA1     ? "SHA1"
+                                           : bank->alg == TPM_ALG_SHA256 ? "SHA256"
+                                           : bank->alg == TPM_ALG_SHA384 ? "SHA384"
+                                                                         : NULL;
+
+                        if (!name || !(bank->mask & (UINT32_C(1) << i)))
+                                continue;
+                        if (!e) {
+                                e = json_object_new_object();
+                                dg = json_object_new_object();
+                                if (!e || !dg || json_object_array_add(arr, e) < 0 ||
+                                    json_add_int(e, "Index", i) < 0 || json_add(e, "Digests", dg) < 0)
+                                        return -ENOMEM;
+                        }
+                        if (json_add_hex(dg, name, bank->value[i], bank->size) < 0)
+                                return -ENOMEM;
+                }
+        }
+        return json_add(claims, "pcrs", TAKE_PTR(o));
+}
+
+/* "events" for the policy, in the shape MAA gives its parsed TCG log: {"Events": [{"EventSeq",
+ * "PcrIndex", "EventTypeString", "Digests": {"SHA256": hex}, "ProcessedData": {"VariableGuid"
+ * (uppercase), "UnicodeName", "VariableData" (base64)} for EFI variable events}]}. */
+static int events_claim(const EventLog *log, json_object *claims) {
+        _cleanup_(json_object_putp) json_object *j = NULL, *o = json_object_new_object();
+        json_object *events, *arr = json_object_new_array();
+
+        if (!o || !arr || json_add(o, "Events", arr) < 0 || eventlog_to_json(log, &j) < 0)
+                return -ENOMEM;
+        if (!json_object_object_get_ex(j, "events", &events))
+                return json_add(claims, "events", TAKE_PTR(o));
+        for (size_t i = 0; i < json_object_array_length(events); i++) {
+                json_object *e = json_object_array_get_idx(events, i), *v, *n = json_object_new_object();
+                _cleanup_(freep) uint8_t *data = NULL;
+                size_t size = 0;
+                uint32_t type;
+
+                if (!n || json_object_array_add(arr, n) < 0)
+                        return -ENOMEM;
+                if (json_object_object_get_ex(e, "num", &v) && json_add(n, "EventSeq", json_object_get(v)) < 0)
+                        return -ENOMEM;
+                if (json_object_object_get_ex(e, "pcr", &v) && json_add(n, "PcrIndex", json_object_get(v)) < 0)
+                        return -ENOMEM;
+                if (json_object_object_get_ex(e, "type", &v) && json_add(n, "EventTypeString", json_object_get(v)) < 0)
+                        return -ENOMEM;
+                if (json_object_object_get_ex(e, "digests", &v)) {
+                        json_object *dg = json_object_new_object();
+
+                        if (!dg || json_add(n, "Digests", dg) < 0)
+                                return -ENOMEM;
+                        json_object_object_foreach(v, alg, hex) {
+                                char up[16];
+                                size_t k;
+
+                                for (k = 0; alg[k] && k < sizeof(up) - 1; k++)
+                                        up[k] = (char) (alg[k] >= 'a' && alg[k] <= 'z' ? alg[k] - 32 : alg[k]);
+                                up[k] = '\0';
+                                if (json_add(dg, up, json_object_get(hex)) < 0)
+                                        return -ENOMEM;
+                        }
+                }
+                if (!json_object_object_get_ex(e, "type_id", &v))
+                        continue;
+                type = (uint32_t) json_object_get_int64(v);
+                if (type != EV_EFI_VARIABLE_DRIVER_CONFIG && type != EV_EFI_VARIABLE_BOOT &&
+                    type != EV_EFI_VARIABLE_AUTHORITY && type != EV_EFI_VARIABLE_BOOT2)
+                        continue;
+                if (!json_object_object_get_ex(e, "data", &v) ||
+                    hex_decode(json_object_get_string(v), json_object_get_string_len(v), DATA_MAX,
+                               &data, &size) < 0)
+                        continue;
+                /* UEFI_VARIABLE_DATA: GUID, UINT64 name length (chars), UINT64 data length,
+                 * UTF-16 name, data. What does not fit gets no ProcessedData. */
+                if (size >= 32) {
+                        uint64_t nl = 0, dl = 0;
+                        char guid[37], name[256];
+                        json_object *pd;
+
+                        for (int b = 0; b < 8; b++) {
+                                nl |= (uint64_t) data[16 + b] << (8 * b);
+                                dl |= (uint64_t) data[24 + b] << (8 * b);
+                        }
+                        if (nl > 255 || dl > size || 32 + 2 * nl + dl != size)
+                                continue;
+                        (void) snprintf(guid, sizeof(guid),
+                                        "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+                                        data[3], data[2], data[1], data[0], data[5], data[4], data[7],
+                                        data[6], data[8], data[9], data[10], data[11], data[12],
+                                        data[13], data[14], data[15]);
+                        for (uint64_t c = 0; c < nl; c++) {
+                                uint16_t u = (uint16_t) (data[32 + 2 * c] | data[33 + 2 * c] << 8);
+                                name[c] = u >= 0x20 && u < 0x7f ? (char) u : '?';
+                        }
+                        name[nl] = '\0';
+                        pd = json_object_new_object();
+                        if (!pd || json_add(n, "ProcessedData", pd) < 0 ||
+                            json_add_string(pd, "VariableGuid", guid) < 0 ||
+                            json_add_string(pd, "UnicodeName", name) < 0 ||
+                            b64_nopad(data + 32 + 2 * nl, (size_t) dl, pd, "VariableData") < 0)
+                                return -ENOMEM;
+                }
+        }
+        return json_add(claims, "events", TAKE_PTR(o));
+}
+
+/* Trusted launch: AikCert (leaf first) must chain to a configured AK CA at ctx->now. */
+static int ak_vouch_ca(const AppraiseContext *ctx, json_object *tpm, Diag *d) {
+        _cleanup_(freep) uint8_t *der = NULL;
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
+        X509_STORE_CTX *sc;
+        size_t size;
+        int r, ok;
+
+        if (!ctx->ak_ca)
+                return diag_set(d, -ENOKEY, "TrustedLaunch: nothing vouches for the AK (no AK "
+                                "certificate authority is configured, and there is no SEV-SNP "
+                                "report)");
+        r = opt_b64(tpm, "TpmInfo.", "AikCert", 64 * 1024, &der, &size, d);
+        if (r == -ENOENT)
+                return diag_set(d, -ENOKEY, "TrustedLaunch: no TpmInfo.AikCert to vouch for the AK");
+        if (r < 0)
+                return r;
+        if (x509_parse_bundle(der, size, &certs) < 0)
+                return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo.AikCert is not a certificate");
+        sc = X509_STORE_CTX_new();
+        if (!sc)
+                return -ENOMEM;
+        if (!X509_STORE_CTX_init(sc, ctx->ak_ca, sk_X509_value(certs, 0), certs)) {
+                X509_STORE_CTX_free(sc);
+                return -ENOMEM;
+        }
+        X509_STORE_CTX_set_time(sc, 0, ctx->now);
+        ok = X509_verify_cert(sc);
+        r = X509_STORE_CTX_get_error(sc);
+        X509_STORE_CTX_free(sc);
+        if (ok != 1)
+                return diag_set(d, -ENOKEY, "TrustedLaunch: TpmInfo.AikCert does not chain to a "
+                                "configured AK certificate authority: %s",
+                                X509_verify_cert_error_string(r));
+        return 0;
+}
+
 static int aik_cert_check(json_object *tpm, EVP_PKEY *ak, Diag *d) {
         _cleanup_(freep) uint8_t *der = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *cert = NULL;
@@ -686,6 +861,8 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
                         r = appraise_eventlog_check(log, &quoted, /* ret_verdicts= */ NULL, d);
                 if (r >= 0)
                         r = secureboot_claim(log, claims);
+                if (r >= 0)
+                        r = events_claim(log, claims);
                 if (r < 0)
                         return r;
         } else if (r != -ENOENT)
@@ -703,11 +880,21 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
             !json_object_object_get_ex(iso, "Type", &v) || !json_object_is_type(v, json_type_string))
                 return diag_set(d, -EBADMSG, "AttestationInfo: IsolationInfo.Type is missing");
         type = json_object_get_string(v);
-        if (strcasecmp(type, "SevSnp") == 0)
+        if (strcasecmp(type, "SevSnp") == 0) {
                 r = isolation_sevsnp(ctx, iso, ak, claims, d);
-        else if (strcasecmp(type, "TrustedLaunch") != 0)
+                if (r >= 0 && json_add_string(claims, "x-ms-azurevm-ak-vouched-by",
+                                              "sevsnp-report") < 0)
+                        r = -ENOMEM;
+        } else if (strcasecmp(type, "TrustedLaunch") == 0) {
+                r = ak_vouch_ca(ctx, tpm, d);
+                if (r >= 0 && json_add_string(claims, "x-ms-azurevm-ak-vouched-by", "ak-ca") < 0)
+                        r = -ENOMEM;
+        } else
                 r = diag_set(d, -EPROTONOSUPPORT, "AttestationInfo: IsolationInfo.Type '%.32s' is "
                              "not supported", type);
+        if (r < 0)
+                return r;
+        r = pcrs_claim(&quoted, claims);
         if (r < 0)
                 return r;
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <tss2/tss2_tpm2_types.h>
 
 struct Diag;
@@ -30,7 +31,15 @@ typedef struct AppraiseContext {
          * SevSnpVm: runtime data's "nonce" (bound by REPORT_DATA); AzureGuest: the quote's
          * extraData as lowercase hex. "" when there is none. APPRAISE_NONCE_MAX bytes. */
         char *bound_nonce;
+        /* Trusted launch: CAs that vouch for an AK through its certificate (TpmInfo.AikCert,
+         * leaf first, intermediates after it), checked at `now`. NULL: none is configured, and
+         * trusted-launch evidence is refused (nothing vouches for its AK). */
+        X509_STORE *ak_ca;
 } AppraiseContext;
+
+/* The claims appraisal adds for the policy only (read-only "pcrs", "events"); they are removed
+ * from the token's claims by this. */
+void appraise_strip_incoming(struct json_object *claims);
 
 /*
  * POST /attest/SevSnpVm: {"report": base64url({"SnpReport": base64url(report),
@@ -66,7 +75,11 @@ int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
  * ctx->trust at ctx->now, SHA-256(Evidence.RunTimeData) = REPORT_DATA[0, 32) with the rest zero,
  * and the runtime claims' HCLAkPub = the AK; gives x-ms-isolation-tee {x-ms-attestation-type
  * "sevsnpvm", x-ms-sevsnpvm-*, x-ms-runtime = the runtime claims}. "TrustedLaunch": no hardware
- * evidence, so nothing vouches for the AK (no AK CA is checked here): policy must know that.
+ * evidence: the AK must be vouched for by ctx->ak_ca through AikCert (-ENOKEY when no CA is
+ * configured, no AikCert is given, or its chain does not verify). Which one vouched is the claim
+ * x-ms-azurevm-ak-vouched-by: "sevsnp-report" (the HCL report's HCLAkPub) or "ak-ca".
+ * For the policy only (not issued): "pcrs" ({"PCRs": [{"Index", "Digests": {"SHA256": hex}}]},
+ * as MAA's TPM claims) and, with TcgLogs, "events" ({"Events": [...]}, see eventlog_to_maa_json).
  * Always: x-ms-attestation-type "azurevm", x-ms-ver, x-ms-azurevm-attested-pcrs (the quoted
  * SHA-256 PCR indices), x-ms-runtime. Not derived, so never present: the Windows boot-config
  * claims (x-ms-azurevm-*debug*, -signingdisabled, -elam-enabled, -hvci-policy, ...),

@@ -2,29 +2,48 @@
 /*
  * [io] cvm-verifier serve: an MAA-compatible attestation service over libmicrohttpd.
  *
- * This is the development mode (`serve --dev`, in the manner of `vault server -dev`): plain HTTP
- * on loopback only, an ephemeral RS256 signing key, one tenant whose issuer is the listen URL, the
- * default policy (permit SEV-SNP guests that are not debuggable and whose evidence verified), and
- * extra trusted roots only from --trust-root. Endpoints: GET /health, GET /metrics,
- * GET /.well-known/openid-configuration, GET /certs, GET /nonce, POST /attest/SevSnpVm, and
- * POST /attest/AzureGuest (the token sealed to the evidence's TPM ephemeral key).
+ * Two ways to run it. `serve --config FILE`: the service as configured (verifier/cvm-verifier.conf
+ * documents every key): listen addresses with TLS (or plain HTTP on loopback), signing keys from
+ * files or systemd credentials with rotation, tenants with their own policies, issuers and
+ * policy management. `serve --dev`, in the manner of `vault server -dev`: plain HTTP on loopback
+ * only, an ephemeral RS256 signing key, one tenant whose issuer is the listen URL, the default
+ * policies, extra trusted roots only from --trust-root, and policy management without
+ * credentials.
+ *
+ * Tenants are chosen by URL path prefix (the tenant's Path=, "" for the root tenant): the tenant
+ * at /t/contoso serves /t/contoso/attest/SevSnpVm, /t/contoso/certs, and so on, and its issuer is
+ * PublicURL + Path unless Issuer= says otherwise. The longest matching prefix wins; /health and
+ * /metrics are the service's own.
+ *
+ * Endpoints of a tenant: GET .well-known/openid-configuration, certs, nonce, policies/{type};
+ * PUT policies/{type}; POST policies/{type}:reset, attest/SevSnpVm, attest/AzureGuest (the token
+ * sealed to the evidence's TPM ephemeral key).
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <pthread.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/codec.h"
+#include "common/conf.h"
 #include "common/diag.h"
 #include "common/exit-code.h"
 #include "common/fileio.h"
@@ -36,35 +55,79 @@
 #include "common/strutil.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/config.h"
+#include "verifier/keyring.h"
 #include "verifier/maa-policy.h"
 #include "verifier/nonce-store.h"
+#include "verifier/policy-upload.h"
 #include "verifier/server.h"
 
 #define BODY_MAX APPRAISE_BODY_MAX
-#define TOKEN_LIFETIME_SEC (8 * 3600) /* MAA's: exp - iat = 28800 in every sample */
-#define CONNECTION_TIMEOUT_SEC 10
 #define NONCE_LIFETIME_USEC (UINT64_C(300) * 1000000) /* five minutes */
+#define SECRET_FILE_MAX (64u * 1024u)
+#define URL_MAX 256
+
+/* Latency histogram bounds (milliseconds) for /metrics. */
+static const unsigned latency_bounds_ms[] = { 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000 };
+#define N_BUCKETS (ELEMENTSOF(latency_bounds_ms) + 1)
+
+typedef struct TenantPolicy {
+        MaaPolicy *compiled;
+        char *text;
+        size_t size;
+        char *hash;          /* x-ms-policy-hash */
+        char *jws;           /* the policy as a JWS (as uploaded; unsigned for defaults) */
+        json_object *signer; /* x-ms-policy-signer JWK, or NULL */
+        bool is_default;
+} TenantPolicy;
+
+typedef struct Tenant {
+        char name[65];
+        char path[72];        /* URL prefix, "" for the root tenant */
+        char issuer[URL_MAX];
+        bool isolated, require_nonce;
+        bool open_management; /* development mode: no credential for policy management */
+        STACK_OF(X509) *policy_certs;
+        uint8_t admin_hash[SHA256_DIGEST_LENGTH];
+        bool has_admin;
+        char *state_dir;      /* where uploaded policies are kept; NULL: not kept */
+        pthread_rwlock_t lock; /* guards policy[] */
+        TenantPolicy policy[_POLICY_TYPE_MAX];
+        TenantPolicy defaults[_POLICY_TYPE_MAX];
+} Tenant;
 
 typedef struct Server {
-        struct MHD_Daemon *mhd;
+        struct MHD_Daemon *mhd[VCONF_LISTEN_MAX];
+        size_t n_mhd;
+        bool dev;
         pthread_mutex_t nonce_lock;
         NonceStore nonces;
-        bool require_nonce;
-        MaaPolicy *policy, *policy_azureguest;
-        char *policy_hash, *policy_azureguest_hash;
         SnpTrust *trust;
-        EVP_PKEY *key;
-        char *x5c; /* the signing certificate, standard base64 DER, for the JWKS */
-        char kid[64];
-        char issuer[128];
-        atomic_ulong requests, tokens, denied, rejected, malformed;
+        X509_STORE *ak_ca;
+        pthread_rwlock_t keys_lock; /* guards keys */
+        KeyRing keys;
+        bool ephemeral;
+        uint64_t rotate_every, publish_ahead;
+        uint32_t leeway;
+        Tenant tenants[VCONF_TENANTS_MAX];
+        size_t n_tenants;
+        atomic_ulong requests, tokens, denied, rejected, malformed, policy_updates;
+        atomic_ulong latency[N_BUCKETS], latency_count, latency_sum_us;
 } Server;
 
 typedef struct Request {
         char *body;
         size_t size;
-        bool too_big;
+        bool too_big, attest;
+        uint64_t start_usec;
 } Request;
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
 
 static int respond(struct MHD_Connection *c, unsigned status, const char *content_type,
                    const char *body, const char *error_code) {
@@ -84,7 +147,9 @@ static int respond(struct MHD_Connection *c, unsigned status, const char *conten
 
 static int respond_json(struct MHD_Connection *c, unsigned status, json_object *o) {
         return respond(c, status, "application/json",
-                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), NULL);
+                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE),
+                       NULL);
 }
 
 /* MAA's error envelope: {"error": {"code", "message"}} and the x-ms-error-code header. */
@@ -100,127 +165,188 @@ static int respond_error(struct MHD_Connection *c, unsigned status, const char *
                        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), code);
 }
 
-static int handle_openid(Server *s, struct MHD_Connection *c) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        json_object *arr;
-        char url[192];
-
-        (void) snprintf(url, sizeof(url), "%s/certs", s->issuer);
-        if (!o || json_add_string(o, "issuer", s->issuer) < 0 ||
-            json_add_string(o, "jwks_uri", url) < 0)
-                return MHD_NO;
-        arr = json_object_new_array();
-        json_object_array_add(arr, json_object_new_string("RS256"));
-        json_add(o, "id_token_signing_alg_values_supported", arr);
-        arr = json_object_new_array();
-        json_object_array_add(arr, json_object_new_string("token"));
-        json_add(o, "response_types_supported", arr);
-        arr = json_object_new_array();
-        json_object_array_add(arr, json_object_new_string("public"));
-        json_add(o, "subject_types_supported", arr);
-        return respond_json(c, MHD_HTTP_OK, o);
+static int respond_internal(struct MHD_Connection *c) {
+        return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "internal error");
 }
 
-static int handle_certs(Server *s, struct MHD_Connection *c) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        json_object *keys = json_object_new_array(), *jwk = NULL;
+/* ---- signing keys ---- */
 
-        json_object *x5c = json_object_new_array();
+static int x5c_of(X509 *x, char **ret) {
+        unsigned char *der = NULL;
+        int n = i2d_X509(x, &der);
+        char *b64;
 
-        if (!o || !x5c || json_add(o, "keys", keys) < 0 || jwk_from_pkey(s->key, s->kid, &jwk) < 0 ||
-            json_add_string(jwk, "use", "sig") < 0 || json_add_string(jwk, "alg", "RS256") < 0 ||
-            json_object_array_add(x5c, json_object_new_string(s->x5c)) < 0 ||
-            json_add(jwk, "x5c", x5c) < 0 || json_object_array_add(keys, jwk) < 0)
-                return MHD_NO;
-        return respond_json(c, MHD_HTTP_OK, o);
-}
-
-static int handle_metrics(Server *s, struct MHD_Connection *c) {
-        char buf[1024];
-
-        (void) snprintf(buf, sizeof(buf),
-                        "# HELP cvm_verifier_requests_total HTTP requests.\n"
-                        "# TYPE cvm_verifier_requests_total counter\n"
-                        "cvm_verifier_requests_total %lu\n"
-                        "# HELP cvm_verifier_verdicts_total Attestation verdicts by reason.\n"
-                        "# TYPE cvm_verifier_verdicts_total counter\n"
-                        "cvm_verifier_verdicts_total{verdict=\"token\"} %lu\n"
-                        "cvm_verifier_verdicts_total{verdict=\"policy_denied\"} %lu\n"
-                        "cvm_verifier_verdicts_total{verdict=\"verification_failed\"} %lu\n"
-                        "cvm_verifier_verdicts_total{verdict=\"malformed\"} %lu\n",
-                        atomic_load(&s->requests), atomic_load(&s->tokens), atomic_load(&s->denied),
-                        atomic_load(&s->rejected), atomic_load(&s->malformed));
-        return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, NULL);
-}
-
-/* The development tenant's default policy, in MAA's policy language: SEV-SNP guests that are not
- * debuggable (the chain and the signature verified before any policy runs). */
-static const char dev_policy[] =
-        "version=1.2;\n"
-        "authorizationrules {\n"
-        "    c:[type==\"x-ms-attestation-type\", value==\"sevsnpvm\"] &&\n"
-        "    d:[type==\"x-ms-sevsnpvm-is-debuggable\", value==false] => permit();\n"
-        "};\n"
-        "issuancerules {\n"
-        "    c:[type==\"x-ms-sevsnpvm-is-debuggable\"] => issue(type=\"is-debuggable\", value=c.value);\n"
-        "};\n";
-
-/* The development tenant's AzureGuest policy: the evidence verified as a whole (quote, PCRs, event
- * log, certified key, SNP chain and binding when there is one); permit what is an azurevm. */
-static const char dev_policy_azureguest[] =
-        "version=1.2;\n"
-        "authorizationrules {\n"
-        "    c:[type==\"x-ms-attestation-type\", value==\"azurevm\"] => permit();\n"
-        "};\n";
-
-static int issue_token(Server *s, json_object *claims, char **ret) {
-        uint8_t jti[32];
-        char jti_hex[65];
-        time_t now = time(NULL);
-        const char *payload;
-
-        if (RAND_bytes(jti, sizeof(jti)) != 1)
-                return -EIO;
-        hex_encode_buf(jti, sizeof(jti), jti_hex);
-        if (json_add_string(claims, "iss", s->issuer) < 0 ||
-            json_add_int(claims, "iat", now) < 0 || json_add_int(claims, "nbf", now) < 0 ||
-            json_add_int(claims, "exp", now + TOKEN_LIFETIME_SEC) < 0 ||
-            json_add_string(claims, "jti", jti_hex) < 0)
+        if (n <= 0)
                 return -ENOMEM;
-        payload = json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
-        {
-                char jku[192];
-                (void) snprintf(jku, sizeof(jku), "%s/certs", s->issuer);
-                return jws_sign("RS256", s->key, s->kid, jku, NULL, (const uint8_t *) payload,
-                                strlen(payload), ret);
+        b64 = malloc(4 * ((size_t) n + 2) / 3 + 1);
+        if (!b64) {
+                OPENSSL_free(der);
+                return -ENOMEM;
+        }
+        (void) EVP_EncodeBlock((unsigned char *) b64, der, n);
+        OPENSSL_free(der);
+        *ret = b64;
+        return 0;
+}
+
+/* A self-signed certificate for a signing key, published as the JWK's x5c as MAA does. */
+static int signing_certificate(EVP_PKEY *key, char **ret_x5c) {
+        _cleanup_(X509_freep) X509 *x = X509_new();
+        uint8_t serial[16];
+        BIGNUM *bn;
+        X509_NAME *name;
+
+        if (!x || RAND_bytes(serial, sizeof(serial)) != 1)
+                return -ENOMEM;
+        serial[0] &= 0x7f;
+        bn = BN_bin2bn(serial, sizeof(serial), NULL);
+        if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
+                BN_free(bn);
+                return -ENOMEM;
+        }
+        BN_free(bn);
+        if (!X509_set_version(x, 2) || !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
+            !X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600) || !X509_set_pubkey(x, key))
+                return -ENOMEM;
+        name = X509_get_subject_name(x);
+        if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                        (const unsigned char *) "cvm-verifier token signing key",
+                                        -1, -1, 0) ||
+            !X509_set_issuer_name(x, name) || X509_sign(x, key, EVP_sha256()) <= 0)
+                return -ENOMEM;
+        return x5c_of(x, ret_x5c);
+}
+
+static int generate_key(const char *alg, EVP_PKEY **ret) {
+        _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+        bool rsa = alg[0] == 'R' || alg[0] == 'P';
+
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, rsa ? "RSA" : "EC", NULL);
+        if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0)
+                return -ENOMEM;
+        if (rsa ? EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) <= 0
+                : EVP_PKEY_CTX_set_group_name(ctx, streq(alg, "ES256") ? "P-256" : "P-384") <= 0)
+                return -ENOMEM;
+        if (EVP_PKEY_keygen(ctx, ret) <= 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Adds a key with its certificate to the ring (taking pkey on success). */
+static int ring_add(Server *s, EVP_PKEY *pkey, const char *alg, int64_t activate) {
+        _cleanup_(freep) char *x5c = NULL;
+        int r;
+
+        r = signing_certificate(pkey, &x5c);
+        if (r < 0)
+                return r;
+        r = keyring_add(&s->keys, pkey, alg, activate, x5c);
+        if (r >= 0)
+                x5c = NULL;
+        return r;
+}
+
+/*
+ * A secret from a file or a systemd credential ("credential:NAME" reads
+ * $CREDENTIALS_DIRECTORY/NAME). A file that others may read is refused: a signing key that
+ * leaked through file permissions is no longer a signing key. The caller wipes and frees.
+ */
+static int read_secret(const char *spec, uint8_t **ret, size_t *ret_size) {
+        char path[PATH_MAX];
+        struct stat st;
+        int fd, r;
+
+        if (strncmp(spec, "credential:", 11) == 0) {
+                const char *dir = secure_getenv("CREDENTIALS_DIRECTORY");
+
+                if (!dir || !*dir) {
+                        log_error("%s: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the "
+                                  "unit?)", spec);
+                        return -ENOENT;
+                }
+                if (strchr(spec + 11, '/') || !spec[11]) {
+                        log_error("%s: not a credential name", spec);
+                        return -EINVAL;
+                }
+                (void) snprintf(path, sizeof(path), "%s/%s", dir, spec + 11);
+        } else
+                (void) snprintf(path, sizeof(path), "%s", spec);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(-errno, "Cannot open %s: %m", path);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0077)) {
+                close(fd);
+                log_error("%s: must be a regular file that only its owner can read (mode 0600 or "
+                          "0400)", path);
+                return -EPERM;
+        }
+        r = read_full_fd(fd, SECRET_FILE_MAX, ret, ret_size);
+        close(fd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", path);
+        return 0;
+}
+
+static void wipe_free(uint8_t *p, size_t size) {
+        if (p) {
+                OPENSSL_cleanse(p, size);
+                free(p);
         }
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
+static int load_private_key(const char *spec, EVP_PKEY **ret) {
+        uint8_t *buf = NULL;
+        size_t size = 0;
+        BIO *bio;
+        EVP_PKEY *k;
+        int r;
 
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        r = read_secret(spec, &buf, &size);
+        if (r < 0)
+                return r;
+        bio = BIO_new_mem_buf(buf, (int) size);
+        k = bio ? PEM_read_bio_PrivateKey(bio, NULL, pem_no_password, NULL) : NULL;
+        BIO_free(bio);
+        wipe_free(buf, size);
+        if (!k) {
+                log_error("%s: not a PEM private key (without a passphrase)", spec);
+                return -EBADMSG;
+        }
+        *ret = k;
+        return 0;
 }
 
-/* GET /nonce: a random, single-use nonce, live for five minutes. */
-static int handle_nonce(Server *s, struct MHD_Connection *c) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        uint8_t random[NONCE_BYTES];
-        char text[NONCE_TEXT_SIZE];
+/* Ephemeral keys rotate themselves: the next key joins the ring publish_ahead before it signs;
+ * retired keys leave it when their tokens have expired. Called about once a second. */
+static void keys_maintain(Server *s) {
+        int64_t now = time(NULL);
 
-        if (!o || RAND_bytes(random, sizeof(random)) != 1)
-                return MHD_NO;
-        pthread_mutex_lock(&s->nonce_lock);
-        nonce_store_issue(&s->nonces, random, now_usec(), text);
-        pthread_mutex_unlock(&s->nonce_lock);
-        if (json_add_string(o, "nonce", text) < 0 ||
-            json_add_int(o, "expires_in", NONCE_LIFETIME_USEC / 1000000) < 0)
-                return MHD_NO;
-        return respond_json(c, MHD_HTTP_OK, o);
+        pthread_rwlock_wrlock(&s->keys_lock);
+        if (s->ephemeral && s->rotate_every) {
+                int64_t next = keyring_newest(&s->keys) + (int64_t) s->rotate_every;
+
+                if (next - (int64_t) s->publish_ahead <= now) {
+                        EVP_PKEY *k = NULL;
+                        const char *alg = s->keys.keys[s->keys.n - 1].alg;
+
+                        if (generate_key(alg, &k) < 0 ||
+                            ring_add(s, k, alg, next > now ? next : now) < 0) {
+                                EVP_PKEY_free(k);
+                                log_error("Cannot make the next signing key; the current one "
+                                          "keeps signing");
+                        } else
+                                log_info("New signing key %s published; it signs from %+" PRId64
+                                         " s", s->keys.keys[s->keys.n - 1].kid,
+                                         s->keys.keys[s->keys.n - 1].activate - now);
+                }
+        }
+        {
+                size_t n = keyring_prune(&s->keys, now);
+                if (n)
+                        log_info("%zu retired signing key(s) unpublished: their tokens expired", n);
+        }
+        pthread_rwlock_unlock(&s->keys_lock);
 }
-
 /*
  * The sealed AzureGuest response (azure-cvm.md §6.2): the JWT encrypted with AES-256-GCM (AAD
  * "Transport Key") under a fresh key that is RSA-encrypted (RSAES-PKCS1-v1_5) to the evidence's
@@ -286,32 +412,404 @@ out:
         return r;
 }
 
-static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool azureguest) {
+
+/* ---- tokens ---- */
+
+/* Signs claims as tenant t's token: iss, iat, nbf, exp, jti added; the active key signs. */
+static int issue_token(Server *s, const Tenant *t, json_object *claims, char **ret) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        uint8_t jti[32];
+        char jti_hex[65], kid[48], alg[8], jku[URL_MAX + 8];
+        time_t now = time(NULL);
+        const SigningKey *k;
+        const char *payload;
+
+        pthread_rwlock_rdlock(&s->keys_lock);
+        k = keyring_signer(&s->keys, now);
+        if (k) {
+                key = k->pkey;
+                EVP_PKEY_up_ref(key);
+                memcpy(kid, k->kid, sizeof(kid));
+                memcpy(alg, k->alg, sizeof(alg));
+        }
+        pthread_rwlock_unlock(&s->keys_lock);
+        if (!key)
+                return -ENOKEY;
+        if (RAND_bytes(jti, sizeof(jti)) != 1)
+                return -EIO;
+        hex_encode_buf(jti, sizeof(jti), jti_hex);
+        if (json_add_string(claims, "iss", t->issuer) < 0 ||
+            json_add_int(claims, "iat", now) < 0 || json_add_int(claims, "nbf", now) < 0 ||
+            json_add_int(claims, "exp", now + s->keys.token_lifetime) < 0 ||
+            json_add_string(claims, "jti", jti_hex) < 0)
+                return -ENOMEM;
+        payload = json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+        (void) snprintf(jku, sizeof(jku), "%s/certs", t->issuer);
+        return jws_sign(alg, key, kid, jku, NULL, (const uint8_t *) payload, strlen(payload), ret);
+}
+
+static int handle_openid(Server *s, const Tenant *t, struct MHD_Connection *c) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *algs = json_object_new_array(), *arr;
+        char url[URL_MAX + 8];
+
+        if (!o || !algs || json_add_string(o, "issuer", t->issuer) < 0)
+                return MHD_NO;
+        (void) snprintf(url, sizeof(url), "%s/certs", t->issuer);
+        if (json_add_string(o, "jwks_uri", url) < 0 ||
+            json_add(o, "id_token_signing_alg_values_supported", algs) < 0)
+                return MHD_NO;
+        pthread_rwlock_rdlock(&s->keys_lock);
+        for (size_t i = 0; i < s->keys.n; i++) {
+                bool seen = false;
+
+                for (size_t j = 0; j < i; j++)
+                        seen = seen || streq(s->keys.keys[j].alg, s->keys.keys[i].alg);
+                if (!seen)
+                        json_object_array_add(algs, json_object_new_string(s->keys.keys[i].alg));
+        }
+        pthread_rwlock_unlock(&s->keys_lock);
+        arr = json_object_new_array();
+        json_object_array_add(arr, json_object_new_string("token"));
+        json_object_array_add(arr, json_object_new_string("none"));
+        json_add(o, "response_types_supported", arr);
+        arr = json_object_new_array();
+        json_object_array_add(arr, json_object_new_string("public"));
+        json_add(o, "subject_types_supported", arr);
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
+/* The JWKS: every key published now, the one that will sign next included. */
+static int handle_certs(Server *s, struct MHD_Connection *c) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *keys = json_object_new_array();
+        int64_t now = time(NULL);
+        int r = 0;
+
+        if (!o || !keys || json_add(o, "keys", keys) < 0)
+                return MHD_NO;
+        pthread_rwlock_rdlock(&s->keys_lock);
+        for (size_t i = 0; r >= 0 && i < s->keys.n; i++) {
+                const SigningKey *k = &s->keys.keys[i];
+                json_object *jwk = NULL, *x5c = json_object_new_array();
+
+                if (!keyring_published(&s->keys, i, now)) {
+                        json_object_put(x5c);
+                        continue;
+                }
+                if (!x5c || jwk_from_pkey(k->pkey, k->kid, &jwk) < 0 ||
+                    json_add_string(jwk, "use", "sig") < 0 || json_add_string(jwk, "alg", k->alg) < 0 ||
+                    json_object_array_add(x5c, json_object_new_string(k->x5c)) < 0 ||
+                    json_add(jwk, "x5c", x5c) < 0 || json_object_array_add(keys, jwk) < 0)
+                        r = -ENOMEM;
+        }
+        pthread_rwlock_unlock(&s->keys_lock);
+        if (r < 0)
+                return MHD_NO;
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
+static int handle_metrics(Server *s, struct MHD_Connection *c) {
+        char buf[4096];
+        size_t n = 0;
+        unsigned long cum = 0;
+
+#define PUT(...) n += (size_t) snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, __VA_ARGS__)
+        PUT("# HELP cvm_verifier_requests_total HTTP requests.\n"
+            "# TYPE cvm_verifier_requests_total counter\n"
+            "cvm_verifier_requests_total %lu\n"
+            "# HELP cvm_verifier_verdicts_total Attestation verdicts by reason.\n"
+            "# TYPE cvm_verifier_verdicts_total counter\n"
+            "cvm_verifier_verdicts_total{verdict=\"token\"} %lu\n"
+            "cvm_verifier_verdicts_total{verdict=\"policy_denied\"} %lu\n"
+            "cvm_verifier_verdicts_total{verdict=\"verification_failed\"} %lu\n"
+            "cvm_verifier_verdicts_total{verdict=\"malformed\"} %lu\n"
+            "# HELP cvm_verifier_policy_updates_total Policies set or reset.\n"
+            "# TYPE cvm_verifier_policy_updates_total counter\n"
+            "cvm_verifier_policy_updates_total %lu\n"
+            "# HELP cvm_verifier_attest_duration_seconds Time to answer an attestation request.\n"
+            "# TYPE cvm_verifier_attest_duration_seconds histogram\n",
+            atomic_load(&s->requests), atomic_load(&s->tokens), atomic_load(&s->denied),
+            atomic_load(&s->rejected), atomic_load(&s->malformed), atomic_load(&s->policy_updates));
+        for (size_t i = 0; i < N_BUCKETS; i++) {
+                cum += atomic_load(&s->latency[i]);
+                if (i < ELEMENTSOF(latency_bounds_ms))
+                        PUT("cvm_verifier_attest_duration_seconds_bucket{le=\"%g\"} %lu\n",
+                            latency_bounds_ms[i] / 1000.0, cum);
+                else
+                        PUT("cvm_verifier_attest_duration_seconds_bucket{le=\"+Inf\"} %lu\n", cum);
+        }
+        PUT("cvm_verifier_attest_duration_seconds_sum %.6f\n"
+            "cvm_verifier_attest_duration_seconds_count %lu\n",
+            atomic_load(&s->latency_sum_us) / 1e6, atomic_load(&s->latency_count));
+#undef PUT
+        if (n >= sizeof(buf))
+                return respond_internal(c);
+        return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, NULL);
+}
+
+/* GET /nonce: a random, single-use nonce, live for five minutes. */
+static int handle_nonce(Server *s, struct MHD_Connection *c) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        uint8_t random[NONCE_BYTES];
+        char text[NONCE_TEXT_SIZE];
+
+        if (!o || RAND_bytes(random, sizeof(random)) != 1)
+                return MHD_NO;
+        pthread_mutex_lock(&s->nonce_lock);
+        nonce_store_issue(&s->nonces, random, now_usec(), text);
+        pthread_mutex_unlock(&s->nonce_lock);
+        if (json_add_string(o, "nonce", text) < 0 ||
+            json_add_int(o, "expires_in", NONCE_LIFETIME_USEC / 1000000) < 0)
+                return MHD_NO;
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
+/* ---- policies ---- */
+
+/* The development tenant's default SevSnpVm policy, in MAA's policy language: SEV-SNP guests
+ * that are not debuggable (the chain and the signature verified before any policy runs). */
+static const char default_policy_sevsnpvm[] =
+        "version=1.2;\n"
+        "authorizationrules {\n"
+        "    c:[type==\"x-ms-attestation-type\", value==\"sevsnpvm\"] &&\n"
+        "    d:[type==\"x-ms-sevsnpvm-is-debuggable\", value==false] => permit();\n"
+        "};\n"
+        "issuancerules {\n"
+        "    c:[type==\"x-ms-sevsnpvm-is-debuggable\"] => issue(type=\"is-debuggable\", value=c.value);\n"
+        "};\n";
+
+/* The default AzureGuest policy: the evidence verified as a whole (quote, PCRs, event log,
+ * certified key, and the AK vouched for by the SNP report or a configured CA); permit an azurevm
+ * whose SNP guest, when there is one, is not debuggable. */
+static const char default_policy_azureguest[] =
+        "version=1.2;\n"
+        "authorizationrules {\n"
+        "    c:[type==\"x-ms-attestation-type\", value==\"azurevm\"] &&\n"
+        "    ![type==\"x-ms-sevsnpvm-is-debuggable\", value==true] => permit();\n"
+        "};\n";
+
+static void tenant_policy_done(TenantPolicy *p) {
+        maa_policy_free(p->compiled);
+        free(p->text);
+        free(p->hash);
+        free(p->jws);
+        json_object_put(p->signer);
+        *p = (TenantPolicy) {};
+}
+
+/* Compiles text into a TenantPolicy; jws NULL makes the unsigned form. Diag on syntax errors. */
+static int tenant_policy_make(const char *text, size_t size, const char *jws, X509 *signer,
+                              bool is_default, TenantPolicy *ret, Diag *d) {
+        TenantPolicy p = { .is_default = is_default };
+        int r;
+
+        r = maa_policy_compile(text, size, &p.compiled, d);
+        if (r < 0)
+                return r;
+        p.text = strndup(text, size);
+        p.size = size;
+        if (!p.text || maa_policy_hash(text, size, &p.hash) < 0 ||
+            (jws ? !(p.jws = strdup(jws)) : policy_upload_unsigned(text, size, &p.jws) < 0) ||
+            (signer && policy_upload_signer_jwk(signer, &p.signer) < 0)) {
+                tenant_policy_done(&p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+static int policy_file(const Tenant *t, PolicyType type, char *buf, size_t size) {
+        if (!t->state_dir)
+                return -ENOENT;
+        (void) snprintf(buf, size, "%s/%s.policy.jws", t->state_dir, policy_type_to_string(type));
+        return 0;
+}
+
+static int mkdir_parents(const char *path, mode_t mode) {
+        char buf[PATH_MAX];
+
+        (void) snprintf(buf, sizeof(buf), "%s", path);
+        for (char *p = buf + 1; *p; p++)
+                if (*p == '/') {
+                        *p = '\0';
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *p = '/';
+                }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* The Authorization header against the tenant's admin token (compared as SHA-256, in constant
+ * time). Returns true when policy management may go ahead. */
+static bool management_allowed(const Tenant *t, struct MHD_Connection *c, const char **why) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        uint8_t md[SHA256_DIGEST_LENGTH];
+
+        if (t->open_management)
+                return true;
+        if (!t->has_admin) {
+                if (t->isolated)
+                        return true; /* the signature on the policy is the credential */
+                *why = "policy management is disabled for this tenant (no AdminToken= configured)";
+                return false;
+        }
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+                *why = "policy management needs \"Authorization: Bearer <admin token>\"";
+                return false;
+        }
+        (void) SHA256((const uint8_t *) h + 7, strlen(h + 7), md);
+        if (CRYPTO_memcmp(md, t->admin_hash, sizeof(md)) != 0) {
+                *why = "wrong admin token";
+                return false;
+        }
+        return true;
+}
+
+/* The PolicyResult token (spec/maa.md §5.5). */
+static int policy_result(Server *s, const Tenant *t, const char *result, const char *body,
+                         size_t body_size, const TenantPolicy *p, struct MHD_Connection *c) {
+        _cleanup_(json_object_putp) json_object *claims = json_object_new_object(), *o = NULL;
+        _cleanup_(freep) char *token = NULL, *hash = NULL;
+        uint8_t md[SHA256_DIGEST_LENGTH];
+
+        if (!claims || (result && json_add_string(claims, "x-ms-policy-result", result) < 0))
+                return MHD_NO;
+        if (body) {
+                (void) SHA256((const uint8_t *) body, body_size, md);
+                if (base64url_encode(md, sizeof(md), &hash) < 0 ||
+                    json_add_string(claims, "x-ms-policy-token-hash", hash) < 0)
+                        return MHD_NO;
+        }
+        if (p && (json_add_string(claims, "x-ms-policy", p->jws) < 0 ||
+                  json_add_string(claims, "x-ms-policy-hash", p->hash) < 0 ||
+                  (p->signer && json_add(claims, "x-ms-policy-signer",
+                                         json_object_get(p->signer)) < 0)))
+                return MHD_NO;
+        if (issue_token(s, t, claims, &token) < 0)
+                return respond_internal(c);
+        o = json_object_new_object();
+        if (!o || json_add_string(o, "token", token) < 0)
+                return MHD_NO;
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
+static int handle_policy_get(Server *s, Tenant *t, PolicyType type, struct MHD_Connection *c) {
+        int k;
+
+        pthread_rwlock_rdlock(&t->lock);
+        k = policy_result(s, t, NULL, NULL, 0, &t->policy[type], c);
+        pthread_rwlock_unlock(&t->lock);
+        return k;
+}
+
+/* PUT /policies/{type} (reset false) and POST /policies/{type}:reset. Nothing changes unless
+ * the upload is authorised, verified, compiles, and (when kept) is on disk. */
+static int handle_policy_set(Server *s, Tenant *t, PolicyType type, Request *req, bool reset,
+                             struct MHD_Connection *c) {
+        _cleanup_(policy_upload_done) PolicyUpload u = {};
+        TenantPolicy p = {}, old;
+        const char *why = NULL;
+        char path[PATH_MAX];
+        Diag d = {};
+        int r;
+
+        if (!management_allowed(t, c, &why)) {
+                log_notice("Tenant %s: policy %s refused: %s", t->name, policy_type_to_string(type),
+                           why);
+                return respond_error(c, MHD_HTTP_FORBIDDEN, "Forbidden", why);
+        }
+        r = policy_upload_parse(req->body ?: "", req->size, t->isolated ? t->policy_certs : NULL,
+                                reset, &u, &d);
+        if (r == -EPERM)
+                return respond_error(c, MHD_HTTP_FORBIDDEN, "PolicySignerNotTrusted",
+                                     diag_text(&d, "policy not signed by a policy certificate"));
+        if (r < 0)
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "InvalidPolicy",
+                                     diag_text(&d, strerror(-r)));
+        if (!reset) {
+                r = tenant_policy_make(u.text, u.size, req->body, u.signer, false, &p, &d);
+                if (r == -ENOMEM)
+                        return respond_internal(c);
+                if (r < 0) {
+                        char msg[600];
+
+                        (void) snprintf(msg, sizeof(msg), "policy: %s", diag_text(&d, strerror(-r)));
+                        return respond_error(c, MHD_HTTP_BAD_REQUEST, "PolicyParsingError", msg);
+                }
+        }
+        pthread_rwlock_wrlock(&t->lock);
+        if (policy_file(t, type, path, sizeof(path)) >= 0) {
+                r = reset ? (unlink(path) < 0 && errno != ENOENT ? -errno : 0)
+                          : write_file_atomic(path, req->body, req->size);
+                if (r < 0) {
+                        pthread_rwlock_unlock(&t->lock);
+                        tenant_policy_done(&p);
+                        log_error_errno(r, "Tenant %s: cannot %s %s: %m", t->name,
+                                        reset ? "remove" : "write", path);
+                        return respond_internal(c);
+                }
+        }
+        old = t->policy[type];
+        if (reset) {
+                const TenantPolicy *dp = &t->defaults[type];
+                r = tenant_policy_make(dp->text, dp->size, dp->jws, NULL, true, &t->policy[type], &d);
+                if (r < 0) {
+                        pthread_rwlock_unlock(&t->lock);
+                        return respond_internal(c);
+                }
+        } else
+                t->policy[type] = p;
+        tenant_policy_done(&old);
+        atomic_fetch_add(&s->policy_updates, 1);
+        log_notice("Tenant %s: %s policy %s (%s), x-ms-policy-hash %s", t->name,
+                   policy_type_to_string(type), reset ? "reset to the default" : "updated",
+                   u.signer ? "signed" : "unsigned", t->policy[type].hash);
+        r = policy_result(s, t, reset ? "Removed" : "Updated", req->body ?: "", req->size,
+                          &t->policy[type], c);
+        pthread_rwlock_unlock(&t->lock);
+        return r;
+}
+
+/* ---- attestation ---- */
+
+static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request *req,
+                         PolicyType type) {
         _cleanup_(json_object_putp) json_object *claims = NULL, *o = NULL;
         _cleanup_(freep) char *token = NULL;
         char bound_nonce[APPRAISE_NONCE_MAX] = "";
-        AppraiseContext ctx = { .trust = s->trust, .now = time(NULL), .bound_nonce = bound_nonce };
-        const char *what = azureguest ? "AzureGuest" : "SevSnpVm";
+        AppraiseContext ctx = {
+                .trust = s->trust,
+                .now = time(NULL),
+                .bound_nonce = bound_nonce,
+                .ak_ca = s->ak_ca,
+        };
+        bool azureguest = type == POLICY_AZUREGUEST;
+        const char *what = policy_type_to_string(type);
         MaaVerdict verdict = {};
         Diag d = {};
         int r;
 
+        req->attest = true;
         r = (azureguest ? appraise_azureguest : appraise_sevsnpvm)(&ctx, req->body ?: "", req->size,
                                                                    &claims, &d);
         if (r == -ENOMEM || r == -EIO) {
                 log_error_errno(r, "%s: internal error: %m", what);
-                return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
-                                     "internal error");
+                return respond_internal(c);
         }
         if (r < 0) {
                 bool malformed = r == -EBADMSG || r == -E2BIG || r == -EPROTONOSUPPORT;
                 atomic_fetch_add(malformed ? &s->malformed : &s->rejected, 1);
-                log_info("%s evidence rejected: %s", what, diag_text(&d, strerror(-r)));
+                log_info("Tenant %s: %s evidence rejected: %s", t->name, what,
+                         diag_text(&d, strerror(-r)));
                 return respond_error(c, MHD_HTTP_BAD_REQUEST,
                                      malformed ? "InvalidParameter" : "InvalidEvidence",
                                      diag_text(&d, strerror(-r)));
         }
-        if (s->require_nonce) {
+        if (t->require_nonce) {
                 bool live;
 
                 /* Only a nonce the signed evidence carries counts (runtime data under
@@ -322,7 +820,7 @@ static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool
                 pthread_mutex_unlock(&s->nonce_lock);
                 if (!live) {
                         atomic_fetch_add(&s->rejected, 1);
-                        log_info("%s evidence rejected: no live nonce", what);
+                        log_info("Tenant %s: %s evidence rejected: no live nonce", t->name, what);
                         return respond_error(c, MHD_HTTP_BAD_REQUEST, "InvalidNonce",
                                              "the evidence does not carry a live nonce from GET "
                                              "/nonce in its signed data (runtime data \"nonce\", "
@@ -330,8 +828,12 @@ static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool
                                              "expired, or not bound");
                 }
         }
-        r = maa_policy_evaluate(azureguest ? s->policy_azureguest : s->policy, claims, now_usec(),
-                                &verdict, &d);
+        pthread_rwlock_rdlock(&t->lock);
+        r = maa_policy_evaluate(t->policy[type].compiled, claims, now_usec(), &verdict, &d);
+        if (r >= 0 && verdict.permitted &&
+            json_add_string(claims, "x-ms-policy-hash", t->policy[type].hash) < 0)
+                r = -ENOMEM;
+        pthread_rwlock_unlock(&t->lock);
         if (r < 0 || !verdict.permitted) {
                 char reason[600];
 
@@ -339,9 +841,11 @@ static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool
                                 r < 0 ? diag_text(&d, strerror(-r)) : verdict.reason);
                 maa_verdict_done(&verdict);
                 atomic_fetch_add(&s->denied, 1);
-                log_info("%s evidence denied: %s", what, reason);
+                log_info("Tenant %s: %s evidence denied: %s", t->name, what, reason);
                 return respond_error(c, MHD_HTTP_BAD_REQUEST, "PolicyEvaluationError", reason);
         }
+        /* Claims only the policy sees (the PCR values, the event log) stay out of the token. */
+        appraise_strip_incoming(claims);
         /* The policy's issued claims join the service's; they never replace them. */
         {
                 json_object_object_foreach(verdict.claims, key, val)
@@ -352,13 +856,11 @@ static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool
                         }
         }
         maa_verdict_done(&verdict);
-        if (json_add_string(claims, "x-ms-policy-hash",
-                            azureguest ? s->policy_azureguest_hash : s->policy_hash) < 0)
-                return MHD_NO;
-        r = issue_token(s, claims, &token);
-        if (r < 0)
-                return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
-                                     "cannot sign the token");
+        r = issue_token(s, t, claims, &token);
+        if (r < 0) {
+                log_error_errno(r, "Tenant %s: cannot sign the token: %m", t->name);
+                return respond_internal(c);
+        }
         if (azureguest) {
                 char *sealed = NULL;
 
@@ -380,16 +882,42 @@ static int handle_attest(Server *s, struct MHD_Connection *c, Request *req, bool
         return respond_json(c, MHD_HTTP_OK, o);
 }
 
+/* ---- routing ---- */
+
+/* The tenant whose path prefix is the longest that matches url; *rest gets what follows it. */
+static Tenant *route(Server *s, const char *url, const char **rest) {
+        Tenant *best = NULL;
+        size_t best_len = 0;
+
+        for (size_t i = 0; i < s->n_tenants; i++) {
+                Tenant *t = &s->tenants[i];
+                size_t n = strlen(t->path);
+
+                if (strncmp(url, t->path, n) == 0 && (url[n] == '/' || url[n] == '\0') &&
+                    (!best || n > best_len)) {
+                        best = t;
+                        best_len = n;
+                }
+        }
+        if (best)
+                *rest = url + best_len;
+        return best;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls) {
         Server *s = cls;
         Request *req = *con_cls;
+        const char *rest = NULL, *p;
+        Tenant *t;
+        int type;
 
         if (!req) {
                 req = calloc(1, sizeof(*req));
                 if (!req)
                         return MHD_NO;
+                req->start_usec = now_usec();
                 *con_cls = req;
                 atomic_fetch_add(&s->requests, 1);
                 return MHD_YES;
@@ -414,105 +942,588 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "RequestTooLarge",
                                      "request body larger than 1 MiB");
         }
+        if (streq(method, "GET") && streq(url, "/health"))
+                return respond(c, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", NULL);
+        if (streq(method, "GET") && streq(url, "/metrics"))
+                return handle_metrics(s, c);
+        t = route(s, url, &rest);
+        if (!t)
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "NotFound", "no such tenant");
         if (streq(method, "GET")) {
-                if (streq(url, "/health"))
-                        return respond(c, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", NULL);
-                if (streq(url, "/metrics"))
-                        return handle_metrics(s, c);
-                if (streq(url, "/.well-known/openid-configuration"))
-                        return handle_openid(s, c);
-                if (streq(url, "/certs"))
+                if (streq(rest, "/.well-known/openid-configuration"))
+                        return handle_openid(s, t, c);
+                if (streq(rest, "/certs"))
                         return handle_certs(s, c);
-                if (streq(url, "/nonce"))
+                if (streq(rest, "/nonce"))
                         return handle_nonce(s, c);
+                if ((p = startswith(rest, "/policies/")) && (type = policy_type_from_string(p)) >= 0)
+                        return handle_policy_get(s, t, type, c);
         } else if (streq(method, "POST")) {
-                if (streq(url, "/attest/SevSnpVm"))
-                        return handle_attest(s, c, req, false);
-                if (streq(url, "/attest/AzureGuest"))
-                        return handle_attest(s, c, req, true);
+                if ((p = startswith(rest, "/attest/")) && (type = policy_type_from_string(p)) >= 0)
+                        return handle_attest(s, t, c, req, type);
+                if ((p = startswith(rest, "/policies/")) && endswith(p, ":reset")) {
+                        char name[32];
+                        size_t n = strlen(p) - 6;
+
+                        if (n < sizeof(name)) {
+                                memcpy(name, p, n);
+                                name[n] = '\0';
+                                if ((type = policy_type_from_string(name)) >= 0)
+                                        return handle_policy_set(s, t, type, req, true, c);
+                        }
+                }
+        } else if (streq(method, "PUT")) {
+                if ((p = startswith(rest, "/policies/")) && (type = policy_type_from_string(p)) >= 0)
+                        return handle_policy_set(s, t, type, req, false, c);
         }
         return respond_error(c, MHD_HTTP_NOT_FOUND, "NotFound", "no such endpoint");
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
+        Server *s = cls;
         Request *req = *con_cls;
 
-        if (req) {
-                free(req->body);
-                free(req);
-                *con_cls = NULL;
+        if (!req)
+                return;
+        if (req->attest) {
+                uint64_t us = now_usec() - req->start_usec;
+                size_t i = 0;
+
+                while (i < ELEMENTSOF(latency_bounds_ms) && us > latency_bounds_ms[i] * 1000ull)
+                        i++;
+                atomic_fetch_add(&s->latency[i], 1);
+                atomic_fetch_add(&s->latency_count, 1);
+                atomic_fetch_add(&s->latency_sum_us, us);
         }
+        free(req->body);
+        free(req);
+        *con_cls = NULL;
 }
 
-/* A self-signed certificate for the signing key, published as the JWK's x5c as MAA does (its
- * TEE attestation extension comes with the non-development mode). */
-static int make_certificate(Server *s) {
-        _cleanup_(X509_freep) X509 *x = X509_new();
-        X509_NAME *name;
-        unsigned char *der = NULL;
-        int n;
+/* ---- setup ---- */
 
-        if (!x || !X509_set_version(x, 2) ||
-            !ASN1_INTEGER_set(X509_get_serialNumber(x), (long) time(NULL)) ||
-            !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
-            !X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600) ||
-            !X509_set_pubkey(x, s->key))
-                return -ENOMEM;
-        name = X509_get_subject_name(x);
-        if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                        (const unsigned char *) "cvm-verifier development signing key",
-                                        -1, -1, 0) ||
-            !X509_set_issuer_name(x, name) || X509_sign(x, s->key, EVP_sha256()) <= 0)
-                return -ENOMEM;
-        n = i2d_X509(x, &der);
-        if (n <= 0)
-                return -ENOMEM;
-        s->x5c = malloc(4 * ((size_t) n + 2) / 3 + 1);
-        if (!s->x5c) {
-                OPENSSL_free(der);
-                return -ENOMEM;
+static int read_file_or_die(const char *path, size_t max, uint8_t **ret, size_t *ret_size) {
+        int r = read_full_file(path, max, ret, ret_size);
+
+        if (r < 0)
+                log_error_errno(r, "Cannot read %s: %m", path);
+        return r;
+}
+
+static int tenant_setup(Server *s, Tenant *t, const TenantConfig *tc, const char *public_url,
+                        const char *state_root) {
+        Diag d = {};
+        int r;
+
+        (void) snprintf(t->name, sizeof(t->name), "%s", tc->name);
+        (void) snprintf(t->path, sizeof(t->path), "%s", tc->path);
+        if (tc->issuer)
+                (void) snprintf(t->issuer, sizeof(t->issuer), "%s", tc->issuer);
+        else
+                (void) snprintf(t->issuer, sizeof(t->issuer), "%s%s", public_url, tc->path);
+        /* One trailing slash is not part of an issuer (MAA's have none). */
+        if (endswith(t->issuer, "/"))
+                t->issuer[strlen(t->issuer) - 1] = '\0';
+        t->isolated = tc->isolated;
+        t->require_nonce = tc->require_nonce;
+        pthread_rwlock_init(&t->lock, NULL);
+        if (tc->policy_certs) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                size_t size;
+
+                r = read_file_or_die(tc->policy_certs, CERT_BUNDLE_MAX, &buf, &size);
+                if (r < 0)
+                        return EXIT_USAGE;
+                if (x509_parse_bundle(buf, size, &t->policy_certs) < 0)
+                        return log_error("Tenant %s: %s holds no certificates", t->name,
+                                         tc->policy_certs), EXIT_MALFORMED;
         }
-        (void) EVP_EncodeBlock((unsigned char *) s->x5c, der, n);
-        OPENSSL_free(der);
+        if (tc->admin_token) {
+                uint8_t *buf = NULL;
+                size_t size = 0;
+
+                r = read_secret(tc->admin_token, &buf, &size);
+                if (r < 0)
+                        return EXIT_USAGE;
+                while (size > 0 && (buf[size - 1] == '\n' || buf[size - 1] == '\r'))
+                        size--;
+                if (size < 16) {
+                        wipe_free(buf, size);
+                        return log_error("Tenant %s: the admin token in %s is shorter than 16 "
+                                         "characters", t->name, tc->admin_token), EXIT_USAGE;
+                }
+                (void) SHA256(buf, size, t->admin_hash);
+                wipe_free(buf, size);
+                t->has_admin = true;
+        }
+        for (int type = 0; type < _POLICY_TYPE_MAX; type++) {
+                _cleanup_(freep) uint8_t *text = NULL;
+                const char *builtin = type == POLICY_SEVSNPVM ? default_policy_sevsnpvm
+                                                              : default_policy_azureguest;
+                size_t size;
+
+                if (tc->policy[type]) {
+                        if (read_file_or_die(tc->policy[type], MAA_POLICY_SIZE_MAX, &text, &size) < 0)
+                                return EXIT_USAGE;
+                } else {
+                        text = (uint8_t *) strdup(builtin);
+                        if (!text)
+                                return EXIT_INTERNAL;
+                        size = strlen(builtin);
+                }
+                /* Compiled once, here, not per request. */
+                r = tenant_policy_make((const char *) text, size, NULL, NULL, true,
+                                       &t->defaults[type], &d);
+                if (r < 0)
+                        return log_error("Tenant %s: policy %s: %s", t->name,
+                                         tc->policy[type] ?: "(built in)",
+                                         diag_text(&d, strerror(-r))), EXIT_MALFORMED;
+                if (tenant_policy_make((const char *) text, size, NULL, NULL, true,
+                                       &t->policy[type], &d) < 0)
+                        return EXIT_INTERNAL;
+        }
+        if (state_root) {
+                char dir[PATH_MAX];
+
+                (void) snprintf(dir, sizeof(dir), "%s/tenants/%s", state_root, t->name);
+                r = mkdir_parents(dir, 0700);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot create %s: %m", dir), EXIT_UNAVAILABLE;
+                t->state_dir = strdup(dir);
+                if (!t->state_dir)
+                        return EXIT_INTERNAL;
+                /* Policies uploaded before a restart: checked again as if uploaded now. */
+                for (int type = 0; type < _POLICY_TYPE_MAX; type++) {
+                        _cleanup_(freep) uint8_t *body = NULL;
+                        _cleanup_(policy_upload_done) PolicyUpload u = {};
+                        char path[PATH_MAX];
+                        size_t size;
+                        TenantPolicy p;
+
+                        (void) policy_file(t, type, path, sizeof(path));
+                        r = read_full_file(path, POLICY_UPLOAD_MAX, &body, &size);
+                        if (r == -ENOENT)
+                                continue;
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot read %s: %m", path), EXIT_UNAVAILABLE;
+                        r = policy_upload_parse((const char *) body, size,
+                                                t->isolated ? t->policy_certs : NULL, false, &u, &d);
+                        if (r >= 0)
+                                r = tenant_policy_make(u.text, u.size, (const char *) body, u.signer,
+                                                       false, &p, &d);
+                        if (r < 0)
+                                return log_error("%s: %s (reset it, or remove the file)", path,
+                                                 diag_text(&d, strerror(-r))), EXIT_MALFORMED;
+                        tenant_policy_done(&t->policy[type]);
+                        t->policy[type] = p;
+                        log_info("Tenant %s: %s policy from %s", t->name,
+                                 policy_type_to_string(type), path);
+                }
+        }
+        (void) s;
+        return EXIT_OK;
+}
+
+static int trust_setup(Server *s, char *const *roots, size_t n_roots, char *const *ak_ca,
+                       size_t n_ak_ca) {
+        int r = snp_trust_new(true, &s->trust);
+
+        if (r < 0)
+                return log_error_errno(r, "Cannot load AMD's roots: %m"), EXIT_INTERNAL;
+        for (size_t i = 0; i < n_roots; i++) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                size_t size;
+                Diag d = {};
+
+                if (read_file_or_die(roots[i], CERT_BUNDLE_MAX, &buf, &size) < 0)
+                        return EXIT_USAGE;
+                r = snp_trust_add(s->trust, buf, size, &d);
+                if (r < 0)
+                        return log_error("Trust root %s: %s", roots[i], d.text), EXIT_MALFORMED;
+        }
+        for (size_t i = 0; i < n_ak_ca; i++) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
+                size_t size;
+
+                if (read_file_or_die(ak_ca[i], CERT_BUNDLE_MAX, &buf, &size) < 0)
+                        return EXIT_USAGE;
+                if (x509_parse_bundle(buf, size, &certs) < 0)
+                        return log_error("AK CA %s: no certificates", ak_ca[i]), EXIT_MALFORMED;
+                if (!s->ak_ca && !(s->ak_ca = X509_STORE_new()))
+                        return EXIT_INTERNAL;
+                for (int j = 0; j < sk_X509_num(certs); j++)
+                        if (!X509_STORE_add_cert(s->ak_ca, sk_X509_value(certs, j)))
+                                return EXIT_INTERNAL;
+        }
+        return EXIT_OK;
+}
+
+typedef struct Listen {
+        struct sockaddr_storage addr;
+        bool v6, loopback;
+} Listen;
+
+/* "HOST:PORT" (IPv4) or "[HOST]:PORT" (IPv6). */
+static int parse_listen(const char *spec, Listen *ret) {
+        const char *colon = strrchr(spec, ':');
+        char host[INET6_ADDRSTRLEN + 2];
+        uint32_t port;
+        size_t n;
+
+        if (!colon || safe_atou32(colon + 1, &port) < 0 || port > 65535)
+                return -EINVAL;
+        n = (size_t) (colon - spec);
+        if (n >= sizeof(host))
+                return -EINVAL;
+        memcpy(host, spec, n);
+        host[n] = '\0';
+        *ret = (Listen) {};
+        if (host[0] == '[') {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ret->addr;
+
+                if (n < 3 || host[n - 1] != ']')
+                        return -EINVAL;
+                host[n - 1] = '\0';
+                a->sin6_family = AF_INET6;
+                a->sin6_port = htons((uint16_t) port);
+                if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+                        return -EINVAL;
+                ret->v6 = true;
+                ret->loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+        } else {
+                struct sockaddr_in *a = (struct sockaddr_in *) &ret->addr;
+
+                a->sin_family = AF_INET;
+                a->sin_port = htons((uint16_t) port);
+                if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+                        return -EINVAL;
+                ret->loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+        }
         return 0;
 }
 
-static int make_key(Server *s) {
-        _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-        unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
-        _cleanup_(freep) char *kid = NULL;
-        int n;
+static int start_daemon(Server *s, const Listen *l, unsigned threads, unsigned timeout,
+                        const char *tls_cert, const char *tls_key, uint16_t *ret_port) {
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                         (l->v6 ? MHD_USE_IPv6 : 0) | (tls_cert ? MHD_USE_TLS : 0);
+        struct MHD_OptionItem tls[] = {
+                { tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *) tls_cert },
+                { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) tls_key },
+                { MHD_OPTION_END, 0, NULL },
+        };
+        const union MHD_DaemonInfo *info;
+        struct MHD_Daemon *d;
 
-        if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) <= 0 ||
-            EVP_PKEY_keygen(ctx, &s->key) <= 0)
-                return -ENOMEM;
-        /* kid: base64url SHA-256 of the SubjectPublicKeyInfo. */
-        n = i2d_PUBKEY(s->key, &der);
-        if (n <= 0 || !SHA256(der, (size_t) n, md) || base64url_encode(md, sizeof(md), &kid) < 0) {
-                OPENSSL_free(der);
-                return -ENOMEM;
+        d = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &l->addr,
+                             MHD_OPTION_THREAD_POOL_SIZE, threads,
+                             MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                             MHD_OPTION_ARRAY, tls,
+                             MHD_OPTION_END);
+        if (!d)
+                return -EADDRNOTAVAIL;
+        info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        *ret_port = info ? info->port : 0;
+        s->mhd[s->n_mhd++] = d;
+        return 0;
+}
+
+static void format_url(const Listen *l, uint16_t port, bool tls, char *buf, size_t size) {
+        char ip[INET6_ADDRSTRLEN];
+
+        if (l->v6) {
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) &l->addr)->sin6_addr, ip,
+                          sizeof(ip));
+                (void) snprintf(buf, size, "%s://[%s]:%u", tls ? "https" : "http", ip, port);
+        } else {
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) &l->addr)->sin_addr, ip, sizeof(ip));
+                (void) snprintf(buf, size, "%s://%s:%u", tls ? "https" : "http", ip, port);
         }
-        OPENSSL_free(der);
-        (void) snprintf(s->kid, sizeof(s->kid), "%s", kid);
-        return make_certificate(s);
+}
+
+static void server_free(Server *s) {
+        for (size_t i = 0; i < s->n_mhd; i++)
+                MHD_stop_daemon(s->mhd[i]);
+        s->n_mhd = 0;
+        snp_trust_free(s->trust);
+        X509_STORE_free(s->ak_ca);
+        keyring_done(&s->keys);
+        for (size_t i = 0; i < s->n_tenants; i++) {
+                Tenant *t = &s->tenants[i];
+
+                for (int j = 0; j < _POLICY_TYPE_MAX; j++) {
+                        tenant_policy_done(&t->policy[j]);
+                        tenant_policy_done(&t->defaults[j]);
+                }
+                sk_X509_pop_free(t->policy_certs, X509_free);
+                free(t->state_dir);
+                pthread_rwlock_destroy(&t->lock);
+        }
+}
+
+/* Waits for SIGTERM/SIGINT, pinging the watchdog and maintaining the keys meanwhile. */
+static int run(Server *s) {
+        uint64_t watchdog_usec = 0, last_ping = 0;
+        struct timespec tick = { .tv_sec = 1 };
+        sigset_t set;
+        int sig;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        if (sd_watchdog_enabled(false, &watchdog_usec) > 0 && watchdog_usec / 2 < 1000000) {
+                tick.tv_sec = 0;
+                tick.tv_nsec = (long) (watchdog_usec / 2 * 1000);
+        }
+        (void) sd_notify(0, "READY=1\nSTATUS=Serving");
+        for (;;) {
+                sig = sigtimedwait(&set, NULL, &tick);
+                if (sig > 0)
+                        break;
+                keys_maintain(s);
+                if (watchdog_usec && now_usec() - last_ping >= watchdog_usec / 2) {
+                        (void) sd_notify(0, "WATCHDOG=1");
+                        last_ping = now_usec();
+                }
+        }
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+        /* MHD_stop_daemon lets requests in progress finish. */
+        log_info("Stopping (signal %d): %lu requests, %lu tokens", sig, atomic_load(&s->requests),
+                 atomic_load(&s->tokens));
+        return EXIT_OK;
+}
+
+static void block_signals(void) {
+        sigset_t set;
+
+        /* Signals are taken by sigtimedwait() in run(), not by handlers; block them for MHD's
+         * threads, which inherit the mask. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void server_init(Server *s) {
+        pthread_mutex_init(&s->nonce_lock, NULL);
+        pthread_rwlock_init(&s->keys_lock, NULL);
+        nonce_store_init(&s->nonces, NONCE_LIFETIME_USEC);
+}
+
+static unsigned cpu_count(void) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (unsigned) n : 1;
+}
+
+static int serve_config(const char *path) {
+        static Server s;
+        _cleanup_(freep) uint8_t *text = NULL;
+        _cleanup_(freep) char *tls_cert = NULL;
+        uint8_t *tls_key = NULL;
+        size_t size, tls_key_size = 0;
+        VerifierConfig c;
+        Listen listens[VCONF_LISTEN_MAX];
+        char public_url[URL_MAX] = "";
+        bool tls;
+        Diag d = {};
+        int r;
+
+        if (read_file_or_die(path, CONF_SIZE_MAX, &text, &size) < 0)
+                return EXIT_USAGE;
+        r = verifier_config_parse((const char *) text, size, path, &c, &d);
+        if (r < 0)
+                return log_error("%s", diag_text(&d, strerror(-r))), r == -ENOMEM ? EXIT_INTERNAL
+                                                                                 : EXIT_USAGE;
+        tls = c.tls_certificate;
+        for (size_t i = 0; i < c.n_listen; i++) {
+                if (parse_listen(c.listen[i], &listens[i]) < 0) {
+                        log_error("%s: [Service] Listen=%s is not ADDRESS:PORT", path, c.listen[i]);
+                        r = EXIT_USAGE;
+                        goto out;
+                }
+                if (!tls && !listens[i].loopback) {
+                        log_error("%s: [Service] Listen=%s: plain HTTP is served on loopback only; "
+                                  "configure TLSCertificate= and TLSKey=", path, c.listen[i]);
+                        r = EXIT_USAGE;
+                        goto out;
+                }
+        }
+        server_init(&s);
+        s.keys.token_lifetime = (int64_t) c.token_lifetime;
+        s.rotate_every = c.rotate_every;
+        s.publish_ahead = c.publish_ahead;
+        s.leeway = c.leeway;
+        r = trust_setup(&s, c.trust_roots, c.n_trust_roots, c.ak_ca, c.n_ak_ca);
+        if (r != EXIT_OK)
+                goto out;
+        if (c.n_ek_ca > 0)
+                log_warning("%s: [TrustedLaunch] EKCertificateAuthority= is not used yet: an EK "
+                            "vouches for an AK only through credential activation, which "
+                            "/attest/AzureGuest does not carry", path);
+        for (size_t i = 0; i < c.n_keys; i++) {
+                EVP_PKEY *k = NULL;
+
+                if (streq(c.keys[i].key, "ephemeral")) {
+                        s.ephemeral = true;
+                        r = generate_key(c.keys[i].alg, &k);
+                } else
+                        r = load_private_key(c.keys[i].key, &k);
+                if (r < 0) {
+                        r = r == -EBADMSG ? EXIT_MALFORMED : EXIT_USAGE;
+                        goto out;
+                }
+                r = ring_add(&s, k, c.keys[i].alg,
+                             c.keys[i].activate ? c.keys[i].activate : (int64_t) i);
+                if (r < 0) {
+                        EVP_PKEY_free(k);
+                        log_error("%s: [SigningKey] #%zu (%s): %s", path, i + 1, c.keys[i].key,
+                                  r == -EINVAL  ? "the key does not fit its Algorithm="
+                                  : r == -EEXIST ? "the same key or activation time twice"
+                                                 : strerror(-r));
+                        r = EXIT_USAGE;
+                        goto out;
+                }
+        }
+        if (!keyring_signer(&s.keys, time(NULL)))
+                log_warning("%s: no signing key is active yet; tokens are refused until one is",
+                            path);
+        if (tls) {
+                uint8_t *buf = NULL;
+
+                if (read_file_or_die(c.tls_certificate, CERT_BUNDLE_MAX, &buf, &size) < 0) {
+                        r = EXIT_USAGE;
+                        goto out;
+                }
+                tls_cert = (char *) buf;
+                if (read_secret(c.tls_key, &tls_key, &tls_key_size) < 0) {
+                        r = EXIT_USAGE;
+                        goto out;
+                }
+                if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+                        log_error("This libmicrohttpd has no TLS support");
+                        r = EXIT_UNAVAILABLE;
+                        goto out;
+                }
+        }
+        block_signals();
+        for (size_t i = 0; i < c.n_listen; i++) {
+                uint16_t port;
+
+                r = start_daemon(&s, &listens[i], c.threads ?: cpu_count(), c.request_timeout,
+                                 tls_cert, (const char *) tls_key, &port);
+                if (r < 0) {
+                        log_error("Cannot listen on %s%s", c.listen[i],
+                                  tls ? " (or the TLS certificate and key do not go together)" : "");
+                        r = EXIT_UNAVAILABLE;
+                        goto out;
+                }
+                if (i == 0)
+                        format_url(&listens[i], port, tls, public_url, sizeof(public_url));
+                log_info("Listening on %s (%s)", c.listen[i], tls ? "TLS" : "plain HTTP, loopback");
+        }
+        wipe_free(tls_key, tls_key_size);
+        tls_key = NULL;
+        for (size_t i = 0; i < c.n_tenants; i++) {
+                r = tenant_setup(&s, &s.tenants[s.n_tenants++], &c.tenants[i],
+                                 c.public_url ?: public_url, c.state_directory);
+                if (r != EXIT_OK)
+                        goto out;
+                log_info("Tenant %s at %s/ (issuer %s, %s mode%s)", s.tenants[i].name,
+                         s.tenants[i].path, s.tenants[i].issuer,
+                         s.tenants[i].isolated ? "isolated" : "default",
+                         s.tenants[i].require_nonce ? ", nonce required" : "");
+        }
+        printf("%s\n", c.public_url ?: public_url);
+        fflush(stdout);
+        r = run(&s);
+out:
+        wipe_free(tls_key, tls_key_size);
+        server_free(&s);
+        verifier_config_done(&c);
+        return r;
 }
 
 static void help(void) {
-        printf("Usage: cvm-verifier serve --dev [--listen 127.0.0.1:PORT] [--trust-root FILE]...\n"
-               "                            [--require-nonce] [--policy FILE]\n"
+        printf("Usage: cvm-verifier serve --config FILE\n"
+               "       cvm-verifier serve --dev [--listen 127.0.0.1:PORT] [--trust-root FILE]...\n"
+               "                                [--require-nonce] [--policy FILE]\n"
                "\n"
-               "Runs the attestation service in development mode: plain HTTP on loopback only, an\n"
-               "ephemeral signing key, the issuer is the listen URL, a default policy (SEV-SNP\n"
-               "guests that are not debuggable), extra roots only from --trust-root. Prints the\n"
-               "URL on stdout when ready; stops on SIGTERM or SIGINT. With --require-nonce, evidence\n"
-               "must carry a nonce from GET /nonce (single use, five minutes). --policy replaces the\n"
-               "default policy with one in MAA's policy language (compiled at start).\n");
+               "Runs the attestation service. With --config, as FILE says (see cvm-verifier.conf:\n"
+               "listen addresses, TLS, signing keys, tenants, policies). With --dev, in development\n"
+               "mode: plain HTTP on loopback only, an ephemeral signing key, the issuer is the\n"
+               "listen URL, the default policies (SEV-SNP guests that are not debuggable), extra\n"
+               "roots only from --trust-root, policy management without credentials.\n"
+               "--require-nonce: evidence must carry a nonce from GET /nonce (single use, five\n"
+               "minutes). --policy: the SevSnpVm policy, in MAA's policy language.\n"
+               "Prints the URL on stdout when ready; stops on SIGTERM or SIGINT.\n");
+}
+
+static int serve_dev(const char *listen, char *const *roots, size_t n_roots, bool require_nonce,
+                     const char *policy_path) {
+        static Server s;
+        TenantConfig tc = {
+                .name = (char *) "default",
+                .path = (char *) "",
+                .require_nonce = require_nonce,
+                .policy = { [POLICY_SEVSNPVM] = (char *) policy_path },
+        };
+        char url[URL_MAX];
+        uint16_t port;
+        Listen l;
+        EVP_PKEY *k = NULL;
+        int r;
+
+        if (parse_listen(listen, &l) < 0) {
+                log_error("--listen: '%s' is not HOST:PORT", listen);
+                return EXIT_USAGE;
+        }
+        if (!l.loopback) {
+                log_error("--listen: development mode listens on loopback only");
+                return EXIT_USAGE;
+        }
+        server_init(&s);
+        s.dev = true;
+        s.keys.token_lifetime = 8 * 3600; /* MAA's: exp - iat = 28800 in every sample */
+        r = trust_setup(&s, roots, n_roots, NULL, 0);
+        if (r != EXIT_OK)
+                goto out;
+        if (generate_key("RS256", &k) < 0 || ring_add(&s, k, "RS256", 0) < 0) {
+                EVP_PKEY_free(k);
+                log_error("Cannot make the signing key");
+                r = EXIT_INTERNAL;
+                goto out;
+        }
+        block_signals();
+        if (start_daemon(&s, &l, cpu_count(), 10, NULL, NULL, &port) < 0) {
+                log_error("Cannot listen on %s", listen);
+                r = EXIT_UNAVAILABLE;
+                goto out;
+        }
+        format_url(&l, port, false, url, sizeof(url));
+        r = tenant_setup(&s, &s.tenants[s.n_tenants++], &tc, url, NULL);
+        if (r != EXIT_OK)
+                goto out;
+        s.tenants[0].open_management = true;
+        log_warning("DEVELOPMENT MODE: plain HTTP, an ephemeral signing key, default policies, "
+                    "policy management without credentials%s. Never use this to release real "
+                    "keys.", n_roots ? ", and extra trusted roots" : "");
+        printf("%s\n", url);
+        fflush(stdout);
+        r = run(&s);
+out:
+        server_free(&s);
+        return r;
 }
 
 int serve_main(int argc, char **argv) {
-        enum { ARG_DEV = 0x100, ARG_LISTEN, ARG_TRUST_ROOT, ARG_REQUIRE_NONCE, ARG_POLICY };
+        enum { ARG_DEV = 0x100, ARG_LISTEN, ARG_TRUST_ROOT, ARG_REQUIRE_NONCE, ARG_POLICY,
+               ARG_CONFIG };
         static const struct option options[] = {
+                { "config", required_argument, NULL, ARG_CONFIG },
                 { "policy", required_argument, NULL, ARG_POLICY },
                 { "dev", no_argument, NULL, ARG_DEV },
                 { "require-nonce", no_argument, NULL, ARG_REQUIRE_NONCE },
@@ -521,22 +1532,17 @@ int serve_main(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        static Server s;
-        const char *listen = "127.0.0.1:0", *policy_path = NULL;
-        _cleanup_(freep) uint8_t *policy_text = NULL;
-        size_t policy_size;
-        const char *roots[16];
+        const char *listen = "127.0.0.1:0", *policy_path = NULL, *config = NULL;
+        char *roots[16];
         size_t n_roots = 0;
-        struct sockaddr_in addr = { .sin_family = AF_INET };
-        const union MHD_DaemonInfo *info;
-        bool dev = false;
-        uint32_t port;
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        sigset_t set;
-        int c, r, sig;
+        bool dev = false, require_nonce = false;
+        int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
+                case ARG_CONFIG:
+                        config = optarg;
+                        break;
                 case ARG_DEV:
                         dev = true;
                         break;
@@ -544,7 +1550,7 @@ int serve_main(int argc, char **argv) {
                         listen = optarg;
                         break;
                 case ARG_REQUIRE_NONCE:
-                        s.require_nonce = true;
+                        require_nonce = true;
                         break;
                 case ARG_POLICY:
                         policy_path = optarg;
@@ -560,116 +1566,18 @@ int serve_main(int argc, char **argv) {
                 default:
                         return EXIT_USAGE;
                 }
-        if (!dev) {
-                log_error("serve: only --dev exists so far (plain HTTP on loopback, ephemeral key)");
+        if (optind < argc)
+                return log_error("serve: unexpected argument '%s'", argv[optind]), EXIT_USAGE;
+        if (dev == !!config) {
+                log_error("serve: give --config FILE, or --dev for the development mode");
                 return EXIT_USAGE;
         }
-        {
-                const char *colon = strrchr(listen, ':');
-                char host[64];
-
-                if (!colon || (size_t) (colon - listen) >= sizeof(host) ||
-                    safe_atou32(colon + 1, &port) < 0 || port > 65535) {
-                        log_error("--listen: '%s' is not HOST:PORT", listen);
-                        return EXIT_USAGE;
-                }
-                memcpy(host, listen, (size_t) (colon - listen));
-                host[colon - listen] = '\0';
-                if (inet_pton(AF_INET, host, &addr.sin_addr) != 1 ||
-                    (ntohl(addr.sin_addr.s_addr) >> 24) != 127) {
-                        log_error("--listen: development mode listens on loopback (127.0.0.0/8) only");
-                        return EXIT_USAGE;
-                }
-                addr.sin_port = htons((uint16_t) port);
+        if (config) {
+                if (n_roots || require_nonce || policy_path)
+                        return log_error("serve --config: --trust-root, --require-nonce and "
+                                         "--policy are for --dev; the configuration file has "
+                                         "TrustRoot=, RequireNonce= and Policy.*="), EXIT_USAGE;
+                return serve_config(config);
         }
-
-        pthread_mutex_init(&s.nonce_lock, NULL);
-        nonce_store_init(&s.nonces, NONCE_LIFETIME_USEC);
-        r = snp_trust_new(true, &s.trust);
-        if (r < 0)
-                return log_error_errno(r, "Cannot load AMD's roots: %m"), EXIT_INTERNAL;
-        for (size_t i = 0; i < n_roots; i++) {
-                _cleanup_(freep) uint8_t *buf = NULL;
-                size_t size;
-                Diag d = {};
-
-                r = read_full_file(roots[i], CERT_BUNDLE_MAX, &buf, &size);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot read %s: %m", roots[i]), EXIT_USAGE;
-                r = snp_trust_add(s.trust, buf, size, &d);
-                if (r < 0)
-                        return log_error("--trust-root %s: %s", roots[i], d.text), EXIT_MALFORMED;
-        }
-        /* The policy is compiled once, here, not per request. */
-        if (policy_path) {
-                r = read_full_file(policy_path, 64 * 1024, &policy_text, &policy_size);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot read %s: %m", policy_path), EXIT_USAGE;
-        } else {
-                policy_text = (uint8_t *) strdup(dev_policy);
-                if (!policy_text)
-                        return EXIT_INTERNAL;
-                policy_size = strlen(dev_policy);
-        }
-        {
-                Diag d = {};
-                r = maa_policy_compile((const char *) policy_text, policy_size, &s.policy, &d);
-                if (r < 0)
-                        return log_error("Policy %s: %s", policy_path ?: "(default)",
-                                         diag_text(&d, strerror(-r))), EXIT_MALFORMED;
-                r = maa_policy_hash((const char *) policy_text, policy_size, &s.policy_hash);
-                if (r >= 0)
-                        r = maa_policy_compile(dev_policy_azureguest, strlen(dev_policy_azureguest),
-                                               &s.policy_azureguest, &d);
-                if (r >= 0)
-                        r = maa_policy_hash(dev_policy_azureguest, strlen(dev_policy_azureguest),
-                                            &s.policy_azureguest_hash);
-                if (r < 0)
-                        return EXIT_INTERNAL;
-        }
-        if (make_key(&s) < 0)
-                return log_error("Cannot make the signing key"), EXIT_INTERNAL;
-
-        /* Signals are taken by sigwait() below, not by handlers; block them for MHD's threads. */
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
-        s.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                                 0, NULL, NULL, handler, &s,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned) (cpus > 0 ? cpus : 1),
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_SEC,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
-                                 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                                 MHD_OPTION_END);
-        if (!s.mhd)
-                return log_error("Cannot listen on %s", listen), EXIT_UNAVAILABLE;
-        info = MHD_get_daemon_info(s.mhd, MHD_DAEMON_INFO_BIND_PORT);
-        port = info ? info->port : port;
-        {
-                char ip[INET_ADDRSTRLEN];
-                inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof(ip));
-                (void) snprintf(s.issuer, sizeof(s.issuer), "http://%s:%u", ip, port);
-        }
-        log_warning("DEVELOPMENT MODE: plain HTTP, an ephemeral signing key, a permissive "
-                    "default policy%s. Never use this to release real keys.",
-                    n_roots ? ", and extra trusted roots" : "");
-        printf("%s\n", s.issuer);
-        fflush(stdout);
-        (void) sd_notify(0, "READY=1");
-
-        (void) sigwait(&set, &sig);
-        (void) sd_notify(0, "STOPPING=1");
-        MHD_stop_daemon(s.mhd);
-        snp_trust_free(s.trust);
-        EVP_PKEY_free(s.key);
-        free(s.x5c);
-        maa_policy_free(s.policy);
-        maa_policy_free(s.policy_azureguest);
-        free(s.policy_hash);
-        free(s.policy_azureguest_hash);
-        log_info("Stopped (signal %d): %lu requests, %lu tokens", sig, atomic_load(&s.requests),
-                 atomic_load(&s.tokens));
-        return EXIT_OK;
+        return serve_dev(listen, roots, n_roots, require_nonce, policy_path);
 }
