@@ -60,6 +60,7 @@
 #include "verifier/maa-policy.h"
 #include "verifier/nonce-store.h"
 #include "verifier/policy-upload.h"
+#include "verifier/reference.h"
 #include "verifier/server.h"
 
 #define BODY_MAX APPRAISE_BODY_MAX
@@ -91,6 +92,7 @@ typedef struct Tenant {
         uint8_t admin_hash[SHA256_DIGEST_LENGTH];
         bool has_admin;
         char *state_dir;      /* where uploaded policies are kept; NULL: not kept */
+        ReferenceValues *reference; /* for x-ms-compliance-status; NULL: none */
         pthread_rwlock_t lock; /* guards policy[] */
         TenantPolicy policy[_POLICY_TYPE_MAX];
         TenantPolicy defaults[_POLICY_TYPE_MAX];
@@ -809,6 +811,16 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
                                      malformed ? "InvalidParameter" : "InvalidEvidence",
                                      diag_text(&d, strerror(-r)));
         }
+        if (t->reference) {
+                char why[200];
+
+                r = reference_values_apply(t->reference, claims, why, sizeof(why));
+                if (r < 0)
+                        return respond_internal(c);
+                if (why[0])
+                        log_info("Tenant %s: %s evidence not compliant with the reference values: "
+                                 "%s", t->name, what, why);
+        }
         if (t->require_nonce) {
                 bool live;
 
@@ -1057,6 +1069,17 @@ static int tenant_setup(Server *s, Tenant *t, const TenantConfig *tc, const char
                 wipe_free(buf, size);
                 t->has_admin = true;
         }
+        if (tc->reference_values) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                size_t size;
+
+                if (read_file_or_die(tc->reference_values, REFERENCE_VALUES_MAX, &buf, &size) < 0)
+                        return EXIT_USAGE;
+                r = reference_values_parse((const char *) buf, size, &t->reference, &d);
+                if (r < 0)
+                        return log_error("Tenant %s: %s: %s", t->name, tc->reference_values,
+                                         diag_text(&d, strerror(-r))), EXIT_MALFORMED;
+        }
         for (int type = 0; type < _POLICY_TYPE_MAX; type++) {
                 _cleanup_(freep) uint8_t *text = NULL;
                 const char *builtin = type == POLICY_SEVSNPVM ? default_policy_sevsnpvm
@@ -1260,6 +1283,7 @@ static void server_free(Server *s) {
                         tenant_policy_done(&t->defaults[j]);
                 }
                 sk_X509_pop_free(t->policy_certs, X509_free);
+                reference_values_free(t->reference);
                 free(t->state_dir);
                 pthread_rwlock_destroy(&t->lock);
         }

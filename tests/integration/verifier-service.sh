@@ -96,6 +96,22 @@ rc=$?
 [ $? -eq 2 ] && ok "--config and --dev together: usage error" || not_ok "--config with --dev"
 
 # --- the service ---
+# Reference values: the contoso tenant's hold the vector's measurement, the root tenant's another.
+TAZ=$V/azure/trustee-az-snp-vtpm
+meas=$("$VERIFIER" check snp "$TAZ/hcl-report.bin" --certs "$TAZ/vcek.pem" --json 2>/dev/null |
+        jq -r '.report."x-ms-sevsnpvm-launchmeasurement"')
+[ ${#meas} = 96 ] || { echo "cannot read the vector's measurement"; exit 99; }
+jq -n --arg m "$meas" '{name: "contoso-compliant-cvm", sevsnpvm: {"x-ms-sevsnpvm-launchmeasurement": [$m],
+        "x-ms-sevsnpvm-is-debuggable": [false], "x-ms-sevsnpvm-snpfw-svn": {min: 1}}}' >"$tmp/ref-good.json"
+jq -n '{name: "root-compliant", sevsnpvm: {"x-ms-sevsnpvm-launchmeasurement": ["00"]}}' >"$tmp/ref-bad.json"
+printf '{"name": "x", "sevsnpvm": {"m": []}}' >"$tmp/ref-broken.json"
+printf '[Service]\nListen=127.0.0.1:0\n[SigningKey]\nKey=ephemeral\n[Tenant]\nName=a\nReferenceValues=%s\n' \
+        "$tmp/ref-broken.json" >"$tmp/bad.conf"
+CREDENTIALS_DIRECTORY=$tmp/creds "$VERIFIER" serve --config "$tmp/bad.conf" >/dev/null 2>"$tmp/last"
+rc=$?
+[ $rc -eq 3 ] && grep -q 'sevsnpvm.m: an empty list' "$tmp/last" && ok "malformed reference values: exit 3 naming the member" ||
+        not_ok "malformed reference values" "exit $rc: $(cat "$tmp/last")"
+
 activate=$(date -u -d '+6 seconds' +%Y-%m-%dT%H:%M:%SZ)
 cat >"$tmp/verifier.conf" <<CONF
 [Service]
@@ -121,12 +137,14 @@ KDS=
 [Tenant]
 Name=root
 AdminToken=credential:admin
+ReferenceValues=$tmp/ref-bad.json
 
 [Tenant]
 Name=contoso
 Path=/t/contoso
 Mode=isolated
 PolicySigningCertificates=$tmp/signer.pem
+ReferenceValues=$tmp/ref-good.json
 CONF
 start "$tmp/verifier.conf" || { echo "the server did not start:"; cat "$tmp/server.log"; exit 99; }
 case $url in https://127.0.0.1:*) ok "TLS: the URL printed is https";; *) not_ok "TLS URL" "$url";; esac
@@ -147,7 +165,6 @@ check "the JWKS publishes the active key and the next one before it signs" \
         jq -e --arg a "$kid1" --arg b "$kid2" '[.keys[].kid] | (index($a) != null) and (index($b) != null) and length == 2' "$tmp/jwks0"
 
 # A real Azure SNP report, as Azure's client posts it.
-TAZ=$V/azure/trustee-az-snp-vtpm
 hcl=$TAZ/hcl-report.bin
 head -c $((0x20 + 1184)) "$hcl" | tail -c 1184 >"$tmp/report.bin"
 size=$(od -An -tu4 -j $((0x4d0)) -N4 "$hcl" | tr -d ' ')
@@ -173,6 +190,14 @@ check "signed by the first key while the second waits" jq -e --arg k "$kid1" '.h
 attest /t/contoso
 check "tenant /t/contoso: SevSnpVm token" [ "$status" = 200 ]
 check "its issuer is the tenant's" verify_token "$tmp/resp" "$url/t/contoso"
+check "x-ms-compliance-status from the tenant's reference values" \
+        jq -e '.claims."x-ms-compliance-status" == "contoso-compliant-cvm"' "$tmp/check.json"
+attest ""
+verify_token "$tmp/resp" "$url"
+check "another measurement than the reference: no x-ms-compliance-status" \
+        jq -e '.claims | has("x-ms-compliance-status") | not' "$tmp/check.json"
+grep -q 'not compliant with the reference values: x-ms-sevsnpvm-launchmeasurement' "$tmp/server.log" &&
+        ok "... and the log says why" || not_ok "compliance reason logged" "$(tail -n 3 "$tmp/server.log")"
 
 # --- policy management ---
 policy_jws() { # policy_jws TEXTFILE: unsigned; the reset form when TEXTFILE is empty

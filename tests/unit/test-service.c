@@ -2,6 +2,7 @@
 /* The verifier service's pure parts: INI files, its configuration, the signing-key ring over
  * time, and MAA policy uploads (unsigned, signed, isolated mode, reset). */
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "verifier/config.h"
 #include "verifier/keyring.h"
 #include "verifier/policy-upload.h"
+#include "verifier/reference.h"
 #include "tests/unit/test-util.h"
 
 static EVP_PKEY *rsa_a, *rsa_b, *p256;
@@ -460,6 +462,146 @@ static void test_policy_upload(void **state) {
         sk_X509_free(signers);
 }
 
+/* ---- reference values ---- */
+
+static const char ref_text[] =
+        "{\"name\": \"contoso-compliant-cvm\",\n"
+        " \"sevsnpvm\": {\"x-ms-sevsnpvm-launchmeasurement\": [\"AA11\", \"bb22\"],\n"
+        "              \"x-ms-sevsnpvm-is-debuggable\": [false],\n"
+        "              \"x-ms-sevsnpvm-snpfw-svn\": {\"min\": 8}},\n"
+        " \"azurevm\": {\"secureboot\": [true],\n"
+        "             \"pcrs\": {\"4\": [\"4444444444444444444444444444444444444444444444444444444444444444\"]},\n"
+        "             \"db\": [\"%s\"]}}";
+
+/* SHA-256 of the bytes "db-contents" and standard base64 of them, unpadded. */
+#define DB_B64 "ZGItY29udGVudHM"
+
+static json_object *snp_claims(const char *measurement, bool debug, int svn) {
+        json_object *c = json_object_new_object();
+
+        json_object_object_add(c, "x-ms-attestation-type", json_object_new_string("sevsnpvm"));
+        json_object_object_add(c, "x-ms-sevsnpvm-launchmeasurement", json_object_new_string(measurement));
+        json_object_object_add(c, "x-ms-sevsnpvm-is-debuggable", json_object_new_boolean(debug));
+        json_object_object_add(c, "x-ms-sevsnpvm-snpfw-svn", json_object_new_int(svn));
+        return c;
+}
+
+static json_object *azure_claims(const char *pcr4, const char *db_b64, const char *db_guid) {
+        json_object *c = json_object_new_object(), *tee = snp_claims("aa11", false, 8);
+        char text[1024];
+
+        json_object_object_add(c, "x-ms-attestation-type", json_object_new_string("azurevm"));
+        json_object_object_add(c, "secureboot", json_object_new_boolean(true));
+        json_object_object_add(c, "x-ms-isolation-tee", tee);
+        (void) snprintf(text, sizeof(text), "{\"PCRs\": [{\"Index\": 4, \"Digests\": {\"SHA256\": \"%s\"}}]}",
+                        pcr4);
+        json_object_object_add(c, "pcrs", json_tokener_parse(text));
+        (void) snprintf(text, sizeof(text),
+                        "{\"Events\": [{\"PcrIndex\": 7, \"EventTypeString\": \"EV_EFI_VARIABLE_DRIVER_CONFIG\","
+                        " \"ProcessedData\": {\"VariableGuid\": \"%s\", \"UnicodeName\": \"db\","
+                        " \"VariableData\": \"%s\"}}]}", db_guid, db_b64);
+        json_object_object_add(c, "events", json_tokener_parse(text));
+        return c;
+}
+
+static const char *status_of(json_object *c) {
+        json_object *v;
+        return json_object_object_get_ex(c, "x-ms-compliance-status", &v) ? json_object_get_string(v) : NULL;
+}
+
+static void test_reference_values(void **state) {
+        ReferenceValues *rv = NULL;
+        char text[2048], why[200], db_hex[65];
+        uint8_t md[32];
+        json_object *c, *v;
+        Diag d = {};
+
+        SHA256((const uint8_t *) "db-contents", 11, md);
+        hex_encode_buf(md, sizeof(md), db_hex);
+        (void) snprintf(text, sizeof(text), ref_text, db_hex);
+        assert_int_equal(reference_values_parse(text, strlen(text), &rv, &d), 0);
+
+        /* SevSnpVm: every rule holds; hex compared case-insensitively. */
+        c = snp_claims("aa11", false, 8);
+        assert_int_equal(reference_values_apply(rv, c, why, sizeof(why)), 0);
+        assert_string_equal(status_of(c), "contoso-compliant-cvm");
+        assert_string_equal(why, "");
+        json_object_put(c);
+        c = snp_claims("cc33", false, 8);
+        assert_int_equal(reference_values_apply(rv, c, why, sizeof(why)), 0);
+        assert_null(status_of(c));
+        assert_non_null(strstr(why, "x-ms-sevsnpvm-launchmeasurement: \"cc33\" is not a reference value"));
+        json_object_put(c);
+        c = snp_claims("aa11", true, 8);
+        assert_int_equal(reference_values_apply(rv, c, why, sizeof(why)), 0);
+        assert_null(status_of(c));
+        json_object_put(c);
+        c = snp_claims("aa11", false, 7);
+        assert_int_equal(reference_values_apply(rv, c, why, sizeof(why)), 0);
+        assert_null(status_of(c));
+        assert_non_null(strstr(why, "x-ms-sevsnpvm-snpfw-svn: 7 is below 8"));
+        json_object_put(c);
+
+        /* AzureGuest: the TEE, the PCRs, the db measured into PCR 7. */
+        c = azure_claims("4444444444444444444444444444444444444444444444444444444444444444", DB_B64,
+                         "d719b2cb-3d3a-4596-a3bc-dad00e67656f");
+        assert_int_equal(reference_values_apply(rv, c, why, sizeof(why)), 0);
+        assert_string_equal(status_of(c), "contoso-compliant-cvm");
+        assert_true(json_object_object_get_ex(c, "x-ms-isolation-tee", &v));
+        assert_string_equal(status_of(v), "contoso-compliant-cvm");
+        assert_true(json_object_object_get_ex(c, "x-ms-azurevm-dbvalidated", &v));
+        assert_true(json_object_get_boolean(v));
+        assert_false(json_object_object_get_ex(c, "x-ms-azurevm-dbxvalidated", NULL));
+        assert_false(json_object_object_get_ex(c, "x-ms-azurevm-default-securebootkeysvalidated", NULL));
+        json_object_put(c);
+        c = azure_claims("5555555555555555555555555555555555555555555555555555555555555555", DB_B64,
+                         "d719b2cb-3d3a-4596-a3bc-dad00e67656f");
+        assert_int_equal(reference_values_apply(rv, c, why, sizeof(why)), 0);
+        assert_null(status_of(c));
+        assert_string_equal(why, "PCR 4: not a reference value");
+        json_object_put(c);
+        /* Another db: dbvalidated false, not compliant. */
+        c = azure_claims("4444444444444444444444444444444444444444444444444444444444444444",
+                         "b3RoZXI", "d719b2cb-3d3a-4596-a3bc-dad00e67656f");
+        assert_int_equal(reference_values_apply(rv, c, why, sizeof(why)), 0);
+        assert_null(status_of(c));
+        assert_true(json_object_object_get_ex(c, "x-ms-azurevm-dbvalidated", &v));
+        assert_false(json_object_get_boolean(v));
+        assert_string_equal(why, "secure boot variable db: not a reference value");
+        json_object_put(c);
+        /* A variable named db under another GUID is not the db. */
+        c = azure_claims("4444444444444444444444444444444444444444444444444444444444444444", DB_B64,
+                         "8be4df61-93ca-11d2-aa0d-00e098032b8c");
+        assert_int_equal(reference_values_apply(rv, c, why, sizeof(why)), 0);
+        assert_null(status_of(c));
+        assert_string_equal(why, "secure boot variable db: not in the event log");
+        json_object_put(c);
+        reference_values_free(rv);
+
+        /* Malformed reference values name what is wrong. */
+        {
+                static const struct {
+                        const char *text, *frag;
+                } bad[] = {
+                        { "[]", "not a JSON object" },
+                        { "{}", "\"name\"" },
+                        { "{\"name\": \"x\", \"extra\": 1}", "unknown member \"extra\"" },
+                        { "{\"name\": \"x\", \"sevsnpvm\": {\"a\": []}}", "sevsnpvm.a: an empty list" },
+                        { "{\"name\": \"x\", \"sevsnpvm\": {\"a\": {\"low\": 1}}}", "only integer" },
+                        { "{\"name\": \"x\", \"sevsnpvm\": {\"a\": [1.5]}}", "sevsnpvm.a[0]" },
+                        { "{\"name\": \"x\", \"azurevm\": {\"pcrs\": {\"24\": []}}}", "'24' is not a PCR index" },
+                        { "{\"name\": \"x\", \"azurevm\": {\"pcrs\": {\"4\": [\"00\"]}}}", "azurevm.pcrs.4[0]: not a SHA-256" },
+                        { "{\"name\": \"x\", \"azurevm\": {\"db\": \"00\"}}", "azurevm.db: not a non-empty array" },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                        memset(&d, 0, sizeof(d));
+                        assert_int_equal(reference_values_parse(bad[i].text, strlen(bad[i].text), &rv, &d), -EBADMSG);
+                        if (!strstr(d.text, bad[i].frag))
+                                fail_msg("%s: got '%s'", bad[i].text, d.text);
+                }
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_conf_parse),
@@ -470,6 +612,7 @@ int main(void) {
                 cmocka_unit_test(test_config_errors),
                 cmocka_unit_test(test_keyring),
                 cmocka_unit_test(test_policy_upload),
+                cmocka_unit_test(test_reference_values),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
