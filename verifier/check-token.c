@@ -3,17 +3,29 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/cli-util.h"
+#include "common/codec.h"
 #include "common/diag.h"
 #include "common/exit-code.h"
+#include "common/http.h"
 #include "common/json-util.h"
 #include "common/jws.h"
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/time-util.h"
+#include "snp/snp-report.h"
+#include "snp/snp-verify.h"
 #include "verifier/check.h"
+#include "verifier/tee-cert.h"
+
+/* The OpenID metadata document is small (MAA's is about 1 KiB); JWKS_MAX_SIZE caps the keys. */
+#define OIDC_MAX_SIZE (64u * 1024u)
+/* Deadline of each of the two requests. */
+#define FETCH_TIMEOUT_MS 10000u
+#define TRUST_ROOTS_MAX 16u
 
 static void help(void) {
         printf("Usage: cvm-verifier check token JWT [OPTIONS]\n"
@@ -25,13 +37,22 @@ static void help(void) {
                "                  served at <issuer>/certs); the token's kid selects one\n"
                "  --key FILE      a PEM public key or certificate to verify with instead\n"
                "  --issuer URL    require this \"iss\" (one trailing '/' ignored). Without --jwks\n"
-               "                  or --key the keys would come from URL/certs: not available yet\n"
+               "                  or --key, fetch the keys: URL/.well-known/openid-configuration\n"
+               "                  must name URL as its issuer and a jwks_uri on the same origin\n"
+               "                  (https://, or http:// to a loopback address only)\n"
                "  --at TIME       check nbf/exp/iat at TIME (RFC 3339), not now\n"
                "  --leeway SECS   clock skew tolerated on nbf/exp/iat (default 0)\n"
+               "  --require-tee   the signing key must live in an SEV-SNP guest: its certificate\n"
+               "                  (the key's x5c[0]) must carry that guest's attestation report,\n"
+               "                  bound to the key, from a chain to AMD's roots, not debuggable\n"
+               "  --measurement HEX  and the guest's launch MEASUREMENT must be HEX (96 digits)\n"
+               "  --trust-root FILE  also trust this ARK (PEM or DER) for --require-tee;\n"
+               "                  may be repeated\n"
                "  --json          print the header, the claims and the verdict as JSON\n"
                "\n"
                "Exit codes: 0 verified, 2 usage or unreadable file, 3 malformed token or keys,\n"
-               "4 not verified (signature, unknown kid, issuer, expired), 6 keys not available.\n");
+               "4 not verified (signature, unknown kid, issuer, expired, TEE evidence),\n"
+               "6 keys not available (network).\n");
 }
 
 /* What a successful check prints first: alg, key, issuer and validity. */
@@ -52,8 +73,178 @@ static int ok_line(const Jws *j, const JwsKey *k, json_object *claims, char **re
         return 0;
 }
 
+/* The length of url without one trailing '/'. */
+static size_t url_trimmed_len(const char *url) {
+        size_t n = strlen(url);
+
+        return n > 0 && url[n - 1] == '/' ? n - 1 : n;
+}
+
+static bool url_same(const char *a, const char *b) {
+        size_t n = url_trimmed_len(a);
+
+        return n == url_trimmed_len(b) && strncmp(a, b, n) == 0;
+}
+
+/* The origin of an http(s) URL, "scheme://authority", as an offset into url: the scheme and
+ * authority are compared case-insensitively by url_same_origin. -EINVAL for anything else. */
+static int url_origin_len(const char *url, size_t *ret) {
+        const char *rest;
+
+        if (strncasecmp(url, "https://", 8) == 0)
+                rest = url + 8;
+        else if (strncasecmp(url, "http://", 7) == 0)
+                rest = url + 7;
+        else
+                return -EINVAL;
+        *ret = (size_t) (rest - url) + strcspn(rest, "/?#");
+        if (*ret == (size_t) (rest - url))
+                return -EINVAL; /* no host */
+        return 0;
+}
+
+static bool url_same_origin(const char *a, const char *b) {
+        size_t na, nb;
+
+        return url_origin_len(a, &na) >= 0 && url_origin_len(b, &nb) >= 0 && na == nb &&
+               strncasecmp(a, b, na) == 0;
+}
+
+/* Plain http is accepted for a loopback issuer only (tests, a verifier on the same host): the
+ * keys that decide what a token is worth must not travel where anyone can change them. */
+static bool url_acceptable(const char *url) {
+        static const char *const loopback[] = { "127.0.0.1", "localhost", "[::1]" };
+        size_t n, host_len;
+        const char *host;
+
+        if (url_origin_len(url, &n) < 0)
+                return false;
+        if (strncasecmp(url, "https://", 8) == 0)
+                return true;
+        host = url + 7;
+        host_len = strcspn(host, "/?#");
+        for (size_t i = 0; i < ELEMENTSOF(loopback); i++) {
+                size_t l = strlen(loopback[i]);
+
+                if (host_len >= l && strncasecmp(host, loopback[i], l) == 0 &&
+                    (host_len == l || host[l] == ':'))
+                        return true;
+        }
+        return false;
+}
+
+/* [io] GET url into *ret (NUL-terminated), requiring status 200. Network failures and other
+ * statuses are -EHOSTUNREACH & co. (exit 6), with a Diag naming the URL. */
+static int fetch(const char *url, size_t max_size, HttpResponse *ret, Diag *d) {
+        HttpOptions o = { .timeout_ms = FETCH_TIMEOUT_MS, .max_body = max_size };
+        HttpResponse resp = {};
+        int r;
+
+        r = http_get(url, &o, &resp, d);
+        if (r < 0)
+                return r;
+        if (resp.status != 200) {
+                r = diag_set(d, -EIO, "GET %s: HTTP status %ld", url, resp.status);
+                http_response_done(&resp);
+                return r;
+        }
+        *ret = resp;
+        return 0;
+}
+
+/*
+ * [io] The issuer's keys over the network (spec/maa.md §4): its OpenID metadata must name it as
+ * "issuer" and a "jwks_uri" on its own origin, whose JWKS is then parsed. -EIO & co. (network,
+ * exit 6), -EBADMSG (malformed metadata or JWKS), -EXDEV (metadata of another issuer, keys on
+ * another origin).
+ */
+static int fetch_keys(const char *issuer, JwsKeySet **ret, char **ret_jwks_uri, Diag *d) {
+        _cleanup_(json_object_putp) json_object *meta = NULL;
+        _cleanup_(freep) char *url = NULL, *jwks_uri = NULL;
+        HttpResponse resp = {};
+        json_object *v;
+        const char *s;
+        Diag inner = {};
+        int r;
+
+        if (asprintf(&url, "%.*s/.well-known/openid-configuration",
+                     (int) MIN(url_trimmed_len(issuer), (size_t) INT_MAX), issuer) < 0)
+                return -ENOMEM;
+        r = fetch(url, OIDC_MAX_SIZE, &resp, d);
+        if (r == -EFBIG)
+                return diag_set(d, -EBADMSG, "%s: larger than %u bytes", url, OIDC_MAX_SIZE);
+        if (r < 0)
+                return r;
+        r = json_parse_capped((const char *) resp.body, resp.size, OIDC_MAX_SIZE, 16, &meta);
+        http_response_done(&resp);
+        if (r < 0 || !json_object_is_type(meta, json_type_object))
+                return diag_set(d, -EBADMSG, "%s: not a JSON object", url);
+        if (!json_object_object_get_ex(meta, "issuer", &v) ||
+            !json_object_is_type(v, json_type_string))
+                return diag_set(d, -EBADMSG, "%s: no \"issuer\" string", url);
+        s = json_object_get_string(v);
+        if (!url_same(s, issuer))
+                return diag_set(d, -EXDEV, "%s names issuer %s, expected %s", url, s, issuer);
+        if (!json_object_object_get_ex(meta, "jwks_uri", &v) ||
+            !json_object_is_type(v, json_type_string))
+                return diag_set(d, -EBADMSG, "%s: no \"jwks_uri\" string", url);
+        s = json_object_get_string(v);
+        if (!url_same_origin(s, issuer))
+                return diag_set(d, -EXDEV, "%s: jwks_uri %s is not on the issuer's origin", url,
+                                s);
+        jwks_uri = strdup(s);
+        if (!jwks_uri)
+                return -ENOMEM;
+
+        r = fetch(jwks_uri, JWKS_MAX_SIZE, &resp, d);
+        if (r == -EFBIG)
+                return diag_set(d, -E2BIG, "%s: larger than %u bytes", jwks_uri, JWKS_MAX_SIZE);
+        if (r < 0)
+                return r;
+        r = jws_key_set_from_jwks((const char *) resp.body, resp.size, ret, &inner);
+        http_response_done(&resp);
+        if (r < 0)
+                return diag_set(d, r, "%s: %s", jwks_uri, inner.text);
+        *ret_jwks_uri = TAKE_PTR(jwks_uri);
+        return 0;
+}
+
+/* [io] AMD's roots and those of --trust-root. -ENOENT (logged) for an unreadable file. */
+static int load_trust(char *const *roots, size_t n_roots, SnpTrust **ret, Diag *d) {
+        _cleanup_(snp_trust_freep) SnpTrust *t = NULL;
+        int r;
+
+        r = snp_trust_new(/* builtin= */ true, &t);
+        if (r < 0)
+                return diag_set(d, r, "cannot load the compiled-in AMD roots");
+        for (size_t i = 0; i < n_roots; i++) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                Diag inner = {};
+                size_t size;
+
+                r = load_file(roots[i], "trust root", &buf, &size, d);
+                if (r < 0)
+                        return r;
+                r = snp_trust_add(t, buf, size, &inner);
+                if (r < 0)
+                        return diag_set(d, r, "--trust-root %s: %s", roots[i], inner.text);
+        }
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
 int check_token_main(int argc, char **argv) {
-        enum { ARG_JWKS = 0x100, ARG_KEY, ARG_ISSUER, ARG_AT, ARG_LEEWAY, ARG_JSON };
+        enum {
+                ARG_JWKS = 0x100,
+                ARG_KEY,
+                ARG_ISSUER,
+                ARG_AT,
+                ARG_LEEWAY,
+                ARG_JSON,
+                ARG_REQUIRE_TEE,
+                ARG_MEASUREMENT,
+                ARG_TRUST_ROOT,
+        };
         static const struct option options[] = {
                 { "jwks", required_argument, NULL, ARG_JWKS },
                 { "key", required_argument, NULL, ARG_KEY },
@@ -61,20 +252,27 @@ int check_token_main(int argc, char **argv) {
                 { "at", required_argument, NULL, ARG_AT },
                 { "leeway", required_argument, NULL, ARG_LEEWAY },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "require-tee", no_argument, NULL, ARG_REQUIRE_TEE },
+                { "measurement", required_argument, NULL, ARG_MEASUREMENT },
+                { "trust-root", required_argument, NULL, ARG_TRUST_ROOT },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         _cleanup_(json_object_putp) json_object *doc = json_object_new_object(), *claims = NULL;
+        _cleanup_(json_object_putp) json_object *tee = NULL;
         _cleanup_(jws_key_set_freep) JwsKeySet *keys = NULL;
+        _cleanup_(snp_trust_freep) SnpTrust *trust = NULL;
         _cleanup_(freep) uint8_t *token = NULL, *key_bytes = NULL;
-        _cleanup_(freep) char *line = NULL;
+        _cleanup_(freep) char *line = NULL, *jwks_uri = NULL;
         _cleanup_(jws_freep) Jws *j = NULL;
         const char *path, *jwks_path = NULL, *key_path = NULL, *issuer = NULL;
+        char *roots[TRUST_ROOTS_MAX];
         JwsVerifyOptions o = { .require_exp = true };
+        uint8_t measurement[SNP_MEASUREMENT_SIZE];
+        bool json = false, require_tee = false, pin = false, unavailable = false;
         const JwsKey *k = NULL;
         time_t at = time(NULL);
-        bool json = false;
-        size_t size, key_size;
+        size_t size, key_size, n_roots = 0;
         char at_text[32];
         Diag d = {};
         int c, r;
@@ -107,6 +305,25 @@ int check_token_main(int argc, char **argv) {
                 case ARG_JSON:
                         json = true;
                         break;
+                case ARG_REQUIRE_TEE:
+                        require_tee = true;
+                        break;
+                case ARG_MEASUREMENT:
+                        if (strlen(optarg) != 2 * SNP_MEASUREMENT_SIZE ||
+                            hex_decode_exact(optarg, measurement, sizeof(measurement)) < 0) {
+                                log_error("--measurement: need %u hex digits (the launch "
+                                          "MEASUREMENT)", 2 * SNP_MEASUREMENT_SIZE);
+                                return EXIT_USAGE;
+                        }
+                        pin = true;
+                        break;
+                case ARG_TRUST_ROOT:
+                        if (n_roots >= ELEMENTSOF(roots)) {
+                                log_error("--trust-root: at most %zu", ELEMENTSOF(roots));
+                                return EXIT_USAGE;
+                        }
+                        roots[n_roots++] = optarg;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -127,17 +344,17 @@ int check_token_main(int argc, char **argv) {
                         log_error("check token: need --jwks, --key or --issuer (see --help)");
                         return EXIT_USAGE;
                 }
-                /* The full version fetches <issuer>/.well-known/openid-configuration and its
-                 * jwks_uri (spec/maa.md §4) with the HTTP client that comes with the verifier
-                 * service; until then only local keys work. */
-                size_t len = strlen(issuer);
-
-                if (len > 0 && issuer[len - 1] == '/')
-                        len--;
-                log_error("check token: fetching the keys from %.*s/certs needs the HTTP "
-                          "client, which is not built yet: pass --jwks FILE or --key PEM",
-                          (int) MIN(len, (size_t) INT_MAX), issuer);
-                return EXIT_UNAVAILABLE;
+                /* Only the issuer the caller names is asked for keys, never one the token
+                 * names (spec/maa.md §4). */
+                if (!url_acceptable(issuer)) {
+                        log_error("--issuer: '%s' is not an https:// URL (http:// only to "
+                                  "127.0.0.1, localhost or [::1])", issuer);
+                        return EXIT_USAGE;
+                }
+        }
+        if ((pin || n_roots > 0) && !require_tee) {
+                log_error("check token: --measurement and --trust-root need --require-tee");
+                return EXIT_USAGE;
         }
         o.issuer = issuer;
         o.now = (int64_t) at;
@@ -163,28 +380,83 @@ int check_token_main(int argc, char **argv) {
             json_add(doc, "claims", json_object_get(claims)) < 0)
                 return EXIT_INTERNAL;
 
-        r = load_file(jwks_path ?: key_path, jwks_path ? "JWKS" : "key", &key_bytes, &key_size,
-                      &d);
-        if (r < 0)
-                goto verdict;
-        if (jwks_path)
-                r = jws_key_set_from_jwks((const char *) key_bytes, key_size, &keys, &d);
-        else
-                r = jws_key_set_from_pem(key_bytes, key_size, NULL, &keys, &d);
-        if (r < 0) {
-                Diag inner = d;
-                d = (Diag) {};
-                r = diag_set(&d, r, "%s %s: %s", jwks_path ? "--jwks" : "--key",
-                             jwks_path ?: key_path, inner.text);
-                goto verdict;
+        if (require_tee) {
+                r = load_trust(roots, n_roots, &trust, &d);
+                if (r < 0)
+                        goto verdict;
+        }
+
+        if (!jwks_path && !key_path) {
+                Diag inner = {};
+
+                r = http_global_init();
+                if (r >= 0)
+                        r = fetch_keys(issuer, &keys, &jwks_uri, &inner);
+                if (r < 0) {
+                        unavailable = exit_code_from_errno(r) == EXIT_UNAVAILABLE ||
+                                      r == -EPROTO;
+                        r = diag_set(&d, r, "%s %s: %s",
+                                     unavailable ? "cannot fetch the keys of" : "issuer", issuer,
+                                     inner.text[0] ? inner.text : strerror(-r));
+                        goto verdict;
+                }
+                if (json_add_string(doc, "jwks_uri", jwks_uri) < 0)
+                        return EXIT_INTERNAL;
+        } else {
+                r = load_file(jwks_path ?: key_path, jwks_path ? "JWKS" : "key", &key_bytes,
+                              &key_size, &d);
+                if (r < 0)
+                        goto verdict;
+                if (jwks_path)
+                        r = jws_key_set_from_jwks((const char *) key_bytes, key_size, &keys, &d);
+                else
+                        r = jws_key_set_from_pem(key_bytes, key_size, NULL, &keys, &d);
+                if (r < 0) {
+                        Diag inner = d;
+                        d = (Diag) {};
+                        r = diag_set(&d, r, "%s %s: %s", jwks_path ? "--jwks" : "--key",
+                                     jwks_path ?: key_path, inner.text);
+                        goto verdict;
+                }
         }
         r = jws_verify_key(j, keys, &o, &k, &d);
-        if (r >= 0 && (ok_line(j, k, claims, &line) < 0 ||
+        if (r >= 0 && require_tee) {
+                SnpReport rep;
+
+                r = tee_cert_verify_key(k, trust, at, pin ? measurement : NULL, &rep, &tee, &d);
+                if (r == -ENOMEM)
+                        return EXIT_INTERNAL;
+                if (r < 0) {
+                        /* Whatever is wrong with the evidence (missing, malformed, unbound,
+                         * untrusted), the token is not what --require-tee asked for. */
+                        if (!tee) {
+                                tee = json_object_new_object();
+                                if (!tee || json_add_string(tee, "reason", d.text) < 0)
+                                        return EXIT_INTERNAL;
+                        }
+                        r = -EKEYREJECTED;
+                } else {
+                        char m[2 * SNP_MEASUREMENT_SIZE + 1];
+                        _cleanup_(freep) char *first = NULL;
+
+                        hex_encode_buf(rep.measurement, sizeof(rep.measurement), m);
+                        if (ok_line(j, k, claims, &first) < 0 ||
+                            asprintf(&line, "%s; key in an SEV-SNP guest (%s), measurement %s",
+                                     first, snp_product_to_string(rep.product), m) < 0)
+                                return EXIT_INTERNAL;
+                }
+                if (json_add_bool(tee, "verified", r >= 0) < 0 ||
+                    json_add(doc, "tee", json_object_get(tee)) < 0)
+                        return EXIT_INTERNAL;
+        }
+        if (r >= 0 && ((!line && ok_line(j, k, claims, &line) < 0) ||
                        (k && k->kid && json_add_string(doc, "kid", k->kid) < 0)))
                 return EXIT_INTERNAL;
 verdict:
         r = check_verdict(path, r, &d, json, doc, line);
         if (r == EXIT_OK && !json && json_print_flat(stdout, claims) < 0)
                 return EXIT_INTERNAL;
+        if (r != EXIT_OK && unavailable)
+                return EXIT_UNAVAILABLE;
         return r;
 }

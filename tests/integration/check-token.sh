@@ -5,11 +5,15 @@
 # (vectors README §3.5: RS256, sharedeus2, all expired, so every run pins --at): they verify
 # inside [iat, exp) with the reconstructed JWKS and with the PEM key, fail outside it, fail
 # with one byte changed, fail for another MAA key's kid and for a wrong issuer; garbage is
-# malformed (3); bad command lines are usage errors (2); --issuer alone is "unavailable" (6)
-# until the verifier has an HTTP client. --json carries the claims.
+# malformed (3); bad command lines are usage errors (2). --json carries the claims.
+# --issuer without --jwks/--key fetches the keys over loopback: from `cvm-verifier serve --dev`
+# (a token it issued verifies; a wrong issuer is 4; a server that is down is 6, naming the URL)
+# and from a static server that plays a misbehaving issuer (metadata of another issuer, keys on
+# another origin, malformed or oversized documents, 404).
 #
 # Environment (set by TESTS_ENVIRONMENT in tests/Makemodule.am): top_srcdir, top_builddir,
 # CVM_VECTORS (absolute). Exit 77 without the vectors, 99 on a hard error, 1 if a case failed.
+# The network cases are skipped without curl and jq (serve --dev) or python3 (static server).
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -28,7 +32,13 @@ if [ ! -x "$BIN" ]; then
 fi
 mkdir -p "$top_builddir/tests/integration" || exit 99
 tmp=$(mktemp -d "$top_builddir/tests/integration/check-token.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
+pids=()
+cleanup() {
+        local p
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 JWKS=$M/sharedeus2-jwks-reconstructed.json
 PEM=$M/sharedeus2-signing-key-J0pAPdf.pem
@@ -193,7 +203,7 @@ printf '{"keys": [' > "$tmp/bad-jwks.json"
 expect "JWKS that is not JSON" 3 "--jwks" "$T1" --jwks "$tmp/bad-jwks.json" --at @1735610000
 expect "--key that is not PEM" 3 "--key" "$T1" --key "$JWKS" --at @1735610000
 
-echo "# 6. usage: exit 2; --issuer without keys: exit 6"
+echo "# 6. usage: exit 2"
 expect "no JWT" 2 "" --jwks "$JWKS"
 expect "two JWTs" 2 "" "$T1" "$T2" --jwks "$JWKS"
 expect "no keys at all" 2 "need --jwks, --key or --issuer" "$T1"
@@ -203,12 +213,131 @@ expect "--leeway not a number" 2 "--leeway" "$T1" --jwks "$JWKS" --leeway -5
 expect "missing JWT file" 2 "Cannot read token" "$tmp/does-not-exist.jwt" --jwks "$JWKS"
 expect "missing JWKS file" 2 "Cannot read JWKS" "$T1" --jwks "$tmp/does-not-exist.json"
 expect "unknown option" 2 "" "$T1" --jwks "$JWKS" --frobnicate
-expect "--issuer without --jwks: no HTTP client yet" 6 "HTTP client" "$T1" --issuer "$ISS"
+expect "--issuer http:// to a host that is not loopback" 2 "not an https:// URL" "$T1" \
+        --issuer http://sharedeus2.eus2.attest.azure.net
+expect "--issuer that is not a URL" 2 "--issuer" "$T1" --issuer sharedeus2
 run --help
 if [ "$rc" -eq 0 ] && grep -q -- "--jwks" "$tmp/out"; then
         ok "--help"
 else
         not_ok "--help" "exit $rc"
+fi
+
+echo "# 7. --issuer alone: the keys from the issuer's OpenID metadata"
+# serve --dev on loopback issues a token for a real Azure SNP report (as verifier-dev.sh does).
+if command -v curl >/dev/null 2>&1 && command -v jq >/dev/null 2>&1; then
+        "$BIN" serve --dev --listen 127.0.0.1:0 >"$tmp/url" 2>"$tmp/server.log" &
+        pid=$!
+        pids+=("$pid")
+        for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+        url=$(head -n 1 "$tmp/url")
+        [ -n "$url" ] || { echo "serve --dev did not start:"; cat "$tmp/server.log"; exit 99; }
+        TAZ=$V/azure/trustee-az-snp-vtpm
+        b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+        head -c $((0x20 + 1184)) "$TAZ/hcl-report.bin" | tail -c 1184 >"$tmp/report.bin"
+        rsize=$(od -An -tu4 -j $((0x4d0)) -N4 "$TAZ/hcl-report.bin" | tr -d ' ')
+        dd if="$TAZ/hcl-report.bin" of="$tmp/runtime.json" bs=1 skip=$((0x4d4)) count="$rsize" \
+                status=none
+        jq -cn --arg r "$(b64url <"$tmp/report.bin")" --arg c "$(b64url <"$TAZ/vcek.pem")" \
+                '{SnpReport: $r, VcekCertChain: $c}' >"$tmp/inner.json"
+        jq -cn --arg rep "$(tr -d '\n' <"$tmp/inner.json" | b64url)" \
+                --arg rt "$(b64url <"$tmp/runtime.json")" \
+                '{report: $rep, runtimeData: {data: $rt, dataType: "JSON"}, nonce: "n-1"}' \
+                >"$tmp/body.json"
+        curl -s -H 'Content-Type: application/json' --data-binary "@$tmp/body.json" \
+                "$url/attest/SevSnpVm" | jq -r .token >"$tmp/dev.jwt"
+        [ -s "$tmp/dev.jwt" ] && [ "$(cat "$tmp/dev.jwt")" != null ] ||
+                { echo "serve --dev issued no token"; cat "$tmp/server.log"; exit 99; }
+
+        expect "a serve --dev token with --issuer URL alone" 0 "" "$tmp/dev.jwt" --issuer "$url"
+        expect "  ... with a trailing slash" 0 "" "$tmp/dev.jwt" --issuer "$url/"
+        run "$tmp/dev.jwt" --issuer "$url" --json
+        if check_run "  ... --json" 0 "" && [ "$(jval jwks_uri)" = "$url/certs" ] &&
+                [ "$(jval issuer_checked)" = true ]; then
+                ok "  ... --json names the jwks_uri it used"
+        else
+                not_ok "  ... --json names the jwks_uri" "jwks_uri '$(jval jwks_uri)'"
+        fi
+        port=${url##*:}
+        expect "the same server under another name (localhost): its metadata names 127.0.0.1" 4 \
+                "names issuer $url, expected http://localhost:$port" "$tmp/dev.jwt" \
+                --issuer "http://localhost:$port"
+        expect "a Microsoft token against serve --dev: no such kid" 4 "no key with kid" "$T1" \
+                --issuer "$url" --at @1735610000
+        expect "--require-tee: serve --dev outside an SNP guest signs without TEE evidence" 4 \
+                "no TEE evidence" "$tmp/dev.jwt" --issuer "$url" --require-tee
+        kill "$pid" && wait "$pid" 2>/dev/null
+        expect "the server is down: exit 6, naming the URL" 6 \
+                "cannot fetch the keys of $url: GET $url/.well-known/openid-configuration" \
+                "$tmp/dev.jwt" --issuer "$url"
+        expect "nothing listens on https://127.0.0.1:1: exit 6" 6 "https://127.0.0.1:1" \
+                "$tmp/dev.jwt" --issuer https://127.0.0.1:1
+else
+        skip "--issuer against serve --dev" "no curl or jq"
+fi
+
+# A static server in $tmp/www plays an issuer that misbehaves; each case writes its documents.
+if command -v python3 >/dev/null 2>&1; then
+        mkdir -p "$tmp/www/.well-known"
+        python3 -c '
+import http.server, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **k):
+        super().__init__(*a, directory=sys.argv[1], **k)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+with open(sys.argv[2], "w") as f:
+    f.write("http://127.0.0.1:%d\n" % s.server_address[1])
+s.serve_forever()
+' "$tmp/www" "$tmp/static-url" 2>"$tmp/static.log" &
+        pids+=("$!")
+        for _ in $(seq 50); do [ -s "$tmp/static-url" ] && break; sleep 0.1; done
+        su=$(head -n 1 "$tmp/static-url")
+        [ -n "$su" ] || { echo "the static server did not start:"; cat "$tmp/static.log"; exit 99; }
+        meta=$tmp/www/.well-known/openid-configuration
+        # meta ISSUER JWKS_URI: the metadata document.
+        meta() { printf '{"issuer": "%s", "jwks_uri": "%s"}' "$1" "$2" >"$meta"; }
+        cp "$JWKS" "$tmp/www/certs"
+
+        expect "no metadata (404): exit 6" 6 "HTTP status 404" "$T1" --issuer "$su"
+        meta "$su" "$su/certs"
+        expect "metadata and JWKS served: the token's iss is still checked" 4 \
+                "issuer is $ISS, expected $su" "$T1" --issuer "$su" --at @1735610000
+        meta "$ISS" "$su/certs"
+        expect "metadata naming another issuer" 4 "names issuer $ISS, expected $su" "$T1" \
+                --issuer "$su" --at @1735610000
+        meta "$su/" "$su/certs"
+        expect "  ... its issuer with a trailing slash is the same" 4 "issuer is $ISS" "$T1" \
+                --issuer "$su" --at @1735610000
+        meta "$su" "$ISS/certs"
+        expect "jwks_uri on another origin" 4 "jwks_uri $ISS/certs is not on the issuer's origin" \
+                "$T1" --issuer "$su" --at @1735610000
+        meta "$su" "${su}0/certs"
+        expect "jwks_uri on another port (a longer authority)" 4 "not on the issuer's origin" \
+                "$T1" --issuer "$su" --at @1735610000
+        meta "$su" "$su/nothing-here"
+        expect "jwks_uri that is not there (404): exit 6" 6 "$su/nothing-here: HTTP status 404" \
+                "$T1" --issuer "$su" --at @1735610000
+        printf '{"issuer": "%s"' "$su" >"$meta"
+        expect "metadata that is not JSON: exit 3" 3 "not a JSON object" "$T1" --issuer "$su"
+        printf '{"issuer": "%s"}' "$su" >"$meta"
+        expect "metadata without jwks_uri: exit 3" 3 "no \"jwks_uri\"" "$T1" --issuer "$su"
+        printf '{"issuer": 1, "jwks_uri": "%s/certs"}' "$su" >"$meta"
+        expect "metadata whose issuer is not a string: exit 3" 3 "no \"issuer\"" "$T1" \
+                --issuer "$su"
+        { printf '{"issuer": "%s", "jwks_uri": "%s/certs", "pad": "' "$su" "$su"
+          head -c $((70 * 1024)) /dev/zero | tr '\0' a; printf '"}'; } >"$meta"
+        expect "metadata over 64 KiB: exit 3" 3 "larger than" "$T1" --issuer "$su"
+        meta "$su" "$su/big"
+        { printf '{"keys": [], "pad": "'; head -c $((300 * 1024)) /dev/zero | tr '\0' a
+          printf '"}'; } >"$tmp/www/big"
+        expect "a JWKS over 256 KiB: exit 3" 3 "larger than" "$T1" --issuer "$su"
+        meta "$su" "$su/garbage"
+        printf 'not json' >"$tmp/www/garbage"
+        expect "a JWKS that is not JSON: exit 3" 3 "$su/garbage" "$T1" --issuer "$su"
+else
+        skip "--issuer against a misbehaving issuer" "no python3"
 fi
 
 finish
