@@ -7,6 +7,7 @@
 #include "common/diag.h"
 #include "common/exit-code.h"
 #include "common/fileio.h"
+#include "common/http.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/openssl-util.h"
@@ -15,6 +16,7 @@
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/check.h"
+#include "verifier/kds.h"
 #include "vtpm/hcl-report.h"
 
 /* Largest input file: an Azure HCL report is 2600 bytes, certificate bundles a few KiB. */
@@ -32,8 +34,24 @@ static void help(void) {
                "  --crl FILE      an ARK-signed CRL (DER or PEM) to check the ASK/ASVK against\n"
                "  --root FILE     also trust this ARK (PEM or DER); may be repeated\n"
                "  --at TIME       check certificate validity at TIME (RFC 3339), not now\n"
+               "  --vcek-cache DIR  without a VCEK from --cert/--certs, take it from this AMD KDS\n"
+               "                  cache (DIR/vcek/<Product>/<hwid>/<tcb>.der)\n"
+               "  --kds URL       fetch what the cache lacks from AMD KDS at URL\n"
+               "                  (https://kdsintf.amd.com) and keep it there; also the CRL\n"
+               "                  (DIR/crl/<Product>.der) unless --crl or the table has one\n"
+               "  --no-kds-crl    with --kds, do not fetch the CRL (revocation unchecked)\n"
+               "  --allow-stale-crl  if the CRL has expired and KDS cannot refresh it, verify\n"
+               "                  without it (revocation unchecked) instead of failing\n"
                "  --json          print the parsed report and the verdict as JSON\n");
 }
+
+/* KDS lookups, for `check snp` alone (the other commands do not take these options). */
+typedef struct KdsUse {
+        Kds *kds;             /* NULL: no VCEK cache */
+        bool crl;             /* take the CRL from the cache/KDS when none was given */
+        bool allow_stale_crl;
+        bool failed;          /* set when the failure came from the cache or KDS */
+} KdsUse;
 
 typedef struct Inputs {
         STACK_OF(X509) *certs; /* everything from --cert and --certs */
@@ -162,9 +180,57 @@ static int endorsement_to_json(const SnpEndorsement *e, json_object **ret) {
         return 0;
 }
 
-int snp_check_verify(const SnpCheckOptions *o, const uint8_t *report, size_t size,
-                     json_object *doc, SnpReport *ret_report, SnpEndorsement **ret_endorsement,
-                     Diag *d) {
+/* The VCEK for rep from the cache or KDS. A failure sets ku->failed; "not there" becomes
+ * -ENOKEY (no key to verify with), as -ENOENT means an unreadable input file here. */
+static int kds_leaf(KdsUse *ku, const SnpReport *rep, X509 **ret, Diag *d) {
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *sk = NULL;
+        _cleanup_(freep) uint8_t *der = NULL;
+        size_t size;
+        int r;
+
+        r = kds_get_vcek(ku->kds, rep, &der, &size, d);
+        if (r < 0) {
+                ku->failed = true;
+                return r == -ENOENT ? -ENOKEY : r;
+        }
+        r = x509_parse_bundle(der, size, &sk);
+        if (r < 0)
+                return diag_set(d, -EBADMSG, "VCEK from the KDS cache does not parse");
+        *ret = sk_X509_shift(sk);
+        return 0;
+}
+
+/* The CRL of product from the cache or KDS: 0 with *ret, 1 (logged) when it has expired and
+ * the operator allowed verifying without it, -errno (ku->failed set) otherwise. */
+static int kds_crl(KdsUse *ku, SnpProduct product, X509_CRL **ret, Diag *d) {
+        _cleanup_(freep) uint8_t *der = NULL;
+        size_t size;
+        int r;
+
+        r = kds_get_crl(ku->kds, product, time(NULL), &der, &size, d);
+        if (r < 0) {
+                ku->failed = true;
+                return r == -ENOENT ? -ENOKEY : r;
+        }
+        if (r == KDS_CRL_STALE) {
+                if (!ku->allow_stale_crl) { /* not reached: the client fails instead */
+                        ku->failed = true;
+                        return diag_set(d, -EKEYEXPIRED, "the %s CRL has expired",
+                                        snp_product_to_string(product));
+                }
+                log_warning("The %s CRL has expired and KDS cannot refresh it: verifying "
+                            "without it (--allow-stale-crl), revocation not checked",
+                            snp_product_to_string(product));
+                return 1;
+        }
+        if (x509_crl_parse(der, size, ret) < 0)
+                return diag_set(d, -EBADMSG, "CRL from the KDS cache does not parse");
+        return 0;
+}
+
+static int check_verify(const SnpCheckOptions *o, KdsUse *ku, const uint8_t *report,
+                        size_t size, json_object *doc, SnpReport *ret_report,
+                        SnpEndorsement **ret_endorsement, Diag *d) {
         _cleanup_(snp_trust_freep) SnpTrust *trust = NULL;
         _cleanup_(snp_endorsement_freep) SnpEndorsement *e = NULL;
         json_object *j = NULL;
@@ -228,6 +294,10 @@ int snp_check_verify(const SnpCheckOptions *o, const uint8_t *report, size_t siz
                 r = push_all(in.certs, sk);
                 if (r < 0)
                         goto out;
+        } else if (!find_leaf(in.certs) && ku && ku->kds) {
+                r = kds_leaf(ku, &rep, &in.leaf, d);
+                if (r < 0)
+                        goto out;
         } else {
                 X509 *leaf = find_leaf(in.certs);
                 if (!leaf || !X509_up_ref(leaf)) {
@@ -255,6 +325,16 @@ int snp_check_verify(const SnpCheckOptions *o, const uint8_t *report, size_t siz
         }
 
         r = snp_endorsement_verify(trust, in.leaf, in.certs, in.crl, o->at, &e, d);
+        /* The CRL from the cache or KDS is per product line, which the verified chain names:
+         * fetch it for that chain, then verify again with it. */
+        if (r >= 0 && !in.crl && ku && ku->kds && ku->crl) {
+                r = kds_crl(ku, e->product, &in.crl, d);
+                if (r == 0) {
+                        e = snp_endorsement_free(e);
+                        r = snp_endorsement_verify(trust, in.leaf, in.certs, in.crl, o->at, &e, d);
+                } else if (r > 0)
+                        r = 0;
+        }
         if (r >= 0) {
                 if (endorsement_to_json(e, &j) < 0 || json_add(doc, "endorsement", j) < 0)
                         r = -ENOMEM;
@@ -268,6 +348,12 @@ out:
         return r;
 }
 
+int snp_check_verify(const SnpCheckOptions *o, const uint8_t *report, size_t size,
+                     json_object *doc, SnpReport *ret_report, SnpEndorsement **ret_endorsement,
+                     Diag *d) {
+        return check_verify(o, /* ku= */ NULL, report, size, doc, ret_report, ret_endorsement, d);
+}
+
 /* Exit code for a failure of snp_check_verify: usage, malformed input, or failed verification. */
 int snp_check_exit_code(int r) {
         int ret = exit_code_from_errno(r);
@@ -279,18 +365,42 @@ int snp_check_exit_code(int r) {
         return ret;
 }
 
+/* A failure of the KDS cache or client: no such key, or KDS could not answer (try later). */
+static int kds_exit_code(int r) {
+        if (r == -ENOKEY || r == -EKEYEXPIRED || r == -EINVAL)
+                return EXIT_VERIFY;
+        if (r == -EBADMSG)
+                return EXIT_MALFORMED;
+        if (r == -ENOMEM)
+                return EXIT_INTERNAL;
+        return EXIT_UNAVAILABLE;
+}
+
 int check_snp_main(int argc, char **argv) {
-        enum { ARG_JSON = SNP_ARG_MAX };
+        enum {
+                ARG_JSON = SNP_ARG_MAX,
+                ARG_KDS,
+                ARG_VCEK_CACHE,
+                ARG_NO_KDS_CRL,
+                ARG_ALLOW_STALE_CRL,
+        };
         static const struct option options[] = {
                 SNP_CHECK_GETOPT,
                 { "json", no_argument, NULL, ARG_JSON },
+                { "kds", required_argument, NULL, ARG_KDS },
+                { "vcek-cache", required_argument, NULL, ARG_VCEK_CACHE },
+                { "no-kds-crl", no_argument, NULL, ARG_NO_KDS_CRL },
+                { "allow-stale-crl", no_argument, NULL, ARG_ALLOW_STALE_CRL },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         _cleanup_(snp_endorsement_freep) SnpEndorsement *e = NULL;
         _cleanup_(json_object_putp) json_object *doc = NULL;
         _cleanup_(freep) uint8_t *raw = NULL;
+        _cleanup_(kds_freep) Kds *kds = NULL;
         SnpCheckOptions o = { .at = time(NULL) };
+        KdsConfig kc = {};
+        KdsUse ku = { .crl = true };
         const uint8_t *report_bytes;
         const char *report_path;
         bool json = false, hcl = false;
@@ -309,6 +419,18 @@ int check_snp_main(int argc, char **argv) {
                 case ARG_JSON:
                         json = true;
                         break;
+                case ARG_KDS:
+                        kc.url = optarg;
+                        break;
+                case ARG_VCEK_CACHE:
+                        kc.cache_dir = optarg;
+                        break;
+                case ARG_NO_KDS_CRL:
+                        ku.crl = false;
+                        break;
+                case ARG_ALLOW_STALE_CRL:
+                        kc.allow_stale_crl = ku.allow_stale_crl = true;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -321,6 +443,24 @@ int check_snp_main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         report_path = argv[optind];
+        if (kc.url && !kc.cache_dir) {
+                log_error("check snp: --kds needs --vcek-cache DIR to keep what it fetches");
+                return EXIT_USAGE;
+        }
+        if (kc.cache_dir) {
+                r = kds_new(&kc, &kds, &d);
+                if (r < 0) {
+                        log_error("check snp: %s", diag_text(&d, strerror(-r)));
+                        return EXIT_USAGE;
+                }
+                if (kc.url && http_global_init() < 0) {
+                        log_error("check snp: cannot initialise libcurl");
+                        return EXIT_INTERNAL;
+                }
+                ku.kds = kds;
+                /* Offline (cache only), a CRL is taken only from --crl or the table. */
+                ku.crl = ku.crl && kc.url;
+        }
 
         doc = json_object_new_object();
         if (!doc)
@@ -349,7 +489,7 @@ int check_snp_main(int argc, char **argv) {
                 if (json_add_string(doc, "container", "azure-hcl-report") < 0)
                         return EXIT_INTERNAL;
         }
-        r = snp_check_verify(&o, report_bytes, raw_size, doc, &rep, &e, &d);
+        r = check_verify(&o, &ku, report_bytes, raw_size, doc, &rep, &e, &d);
 verdict:
         if (r == -ENOENT)
                 return EXIT_USAGE;
@@ -367,6 +507,8 @@ verdict:
                        e->chain[2]);
         if (r < 0) {
                 log_error("%s: not verified: %s", report_path, d.text);
+                if (ku.failed)
+                        return kds_exit_code(r);
                 return snp_check_exit_code(r);
         }
         return EXIT_OK;
