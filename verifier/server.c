@@ -53,6 +53,8 @@
 #include "common/log.h"
 #include "common/openssl-util.h"
 #include "common/strutil.h"
+#include "snp/snp-report.h"
+#include "snp/snp-source.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
 #include "verifier/config.h"
@@ -62,6 +64,7 @@
 #include "verifier/policy-upload.h"
 #include "verifier/reference.h"
 #include "verifier/server.h"
+#include "verifier/tee-cert.h"
 
 #define BODY_MAX APPRAISE_BODY_MAX
 #define NONCE_LIFETIME_USEC (UINT64_C(300) * 1000000) /* five minutes */
@@ -109,6 +112,8 @@ typedef struct Server {
         pthread_rwlock_t keys_lock; /* guards keys */
         KeyRing keys;
         bool ephemeral;
+        int tee;              /* TEEAttestation=: -1 auto, 0 no, 1 yes */
+        SnpSource snp_source; /* where this guest's own SNP report comes from */
         uint64_t rotate_every, publish_ahead;
         uint32_t leeway;
         Tenant tenants[VCONF_TENANTS_MAX];
@@ -191,31 +196,44 @@ static int x5c_of(X509 *x, char **ret) {
         return 0;
 }
 
-/* A self-signed certificate for a signing key, published as the JWK's x5c as MAA does. */
-static int signing_certificate(EVP_PKEY *key, char **ret_x5c) {
-        _cleanup_(X509_freep) X509 *x = X509_new();
-        uint8_t serial[16];
-        BIGNUM *bn;
-        X509_NAME *name;
+/*
+ * The certificate of a signing key, published as the JWK's x5c as MAA does: self-signed, and,
+ * when the service runs in an SEV-SNP guest (TEEAttestation=), carrying the guest's own report
+ * with REPORT_DATA = SHA-512 of the key's SubjectPublicKeyInfo (verifier/tee-cert.h), so relying
+ * parties can check that the key lives in that guest (`check token --require-tee`).
+ */
+static int signing_certificate(Server *s, EVP_PKEY *key, char **ret_x5c) {
+        _cleanup_(tee_evidence_done) TeeEvidence ev = {};
+        _cleanup_(X509_freep) X509 *x = NULL;
+        bool have = false;
+        Diag d = {};
+        int r;
 
-        if (!x || RAND_bytes(serial, sizeof(serial)) != 1)
-                return -ENOMEM;
-        serial[0] &= 0x7f;
-        bn = BN_bin2bn(serial, sizeof(serial), NULL);
-        if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
-                BN_free(bn);
-                return -ENOMEM;
+        if (s->tee != 0) {
+                r = tee_cert_collect(key, &s->snp_source, &ev, &d);
+                if (r >= 0)
+                        have = true;
+                else if (s->tee > 0) {
+                        log_error("TEEAttestation=yes: cannot get this guest's SEV-SNP report: %s",
+                                  diag_text(&d, strerror(-r)));
+                        return r;
+                } else
+                        log_debug("No SEV-SNP report for the signing certificate: %s",
+                                  diag_text(&d, strerror(-r)));
         }
-        BN_free(bn);
-        if (!X509_set_version(x, 2) || !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
-            !X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600) || !X509_set_pubkey(x, key))
-                return -ENOMEM;
-        name = X509_get_subject_name(x);
-        if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                        (const unsigned char *) "cvm-verifier token signing key",
-                                        -1, -1, 0) ||
-            !X509_set_issuer_name(x, name) || X509_sign(x, key, EVP_sha256()) <= 0)
-                return -ENOMEM;
+        r = tee_cert_build(key, "cvm-verifier token signing key", 365, time(NULL),
+                           have ? &ev : NULL, &x);
+        if (r < 0)
+                return r;
+        if (have) {
+                char hex[2 * SNP_MEASUREMENT_SIZE + 1] = "?";
+                SnpReport rep;
+
+                if (snp_report_parse(ev.report, ev.report_size, &rep, NULL) >= 0)
+                        hex_encode_buf(rep.measurement, sizeof(rep.measurement), hex);
+                log_info("The signing certificate carries this guest's SEV-SNP report "
+                         "(measurement %s)", hex);
+        }
         return x5c_of(x, ret_x5c);
 }
 
@@ -239,7 +257,7 @@ static int ring_add(Server *s, EVP_PKEY *pkey, const char *alg, int64_t activate
         _cleanup_(freep) char *x5c = NULL;
         int r;
 
-        r = signing_certificate(pkey, &x5c);
+        r = signing_certificate(s, pkey, &x5c);
         if (r < 0)
                 return r;
         r = keyring_add(&s->keys, pkey, alg, activate, x5c);
@@ -1380,6 +1398,12 @@ static int serve_config(const char *path) {
         s.keys.token_lifetime = (int64_t) c.token_lifetime;
         s.rotate_every = c.rotate_every;
         s.publish_ahead = c.publish_ahead;
+        s.tee = c.tee;
+        s.snp_source = (SnpSource) {
+                .kind = SNP_SOURCE_AUTO,
+                .tsm_report_dir = secure_getenv("CVM_TSM_REPORT_DIR"),
+                .sev_guest_path = secure_getenv("CVM_SEV_GUEST_DEVICE"),
+        };
         s.leeway = c.leeway;
         r = trust_setup(&s, c.trust_roots, c.n_trust_roots, c.ak_ca, c.n_ak_ca);
         if (r != EXIT_OK)
@@ -1511,6 +1535,12 @@ static int serve_dev(const char *listen, char *const *roots, size_t n_roots, boo
         }
         server_init(&s);
         s.dev = true;
+        s.tee = -1;
+        s.snp_source = (SnpSource) {
+                .kind = SNP_SOURCE_AUTO,
+                .tsm_report_dir = secure_getenv("CVM_TSM_REPORT_DIR"),
+                .sev_guest_path = secure_getenv("CVM_SEV_GUEST_DEVICE"),
+        };
         s.keys.token_lifetime = 8 * 3600; /* MAA's: exp - iat = 28800 in every sample */
         r = trust_setup(&s, roots, n_roots, NULL, 0);
         if (r != EXIT_OK)

@@ -15,6 +15,7 @@
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/maa-policy.h"
 #include "vtpm/hcl-report.h"
 #include "vtpm/tpm-pcrs.h"
 #include "tests/unit/test-util.h"
@@ -256,6 +257,51 @@ static void test_real_evidence(void **state) {
                 k = json_object_array_get_idx(k, 0);
                 assert_true(json_object_object_get_ex(k, "kid", &k));
                 assert_string_equal(json_object_get_string(k), "HCLAkPub");
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-ak-vouched-by", &v));
+                assert_string_equal(json_object_get_string(v), "sevsnp-report");
+                /* For policies: the quoted PCRs as MAA's "pcrs" claim, which a policy in MAA's
+                 * language can hold reference values against. */
+                {
+                        json_object *pcrs, *arr, *attested, *e, *dg;
+                        _cleanup_(freep) char *policy = NULL;
+                        MaaPolicy *p = NULL;
+                        MaaVerdict verdict = {};
+
+                        assert_true(json_object_object_get_ex(claims, "pcrs", &pcrs));
+                        assert_true(json_object_object_get_ex(pcrs, "PCRs", &arr));
+                        assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-attested-pcrs",
+                                                              &attested));
+                        assert_int_equal(json_object_array_length(arr), json_object_array_length(attested));
+                        e = json_object_array_get_idx(arr, 0);
+                        assert_true(json_object_object_get_ex(e, "Index", &v));
+                        assert_int_equal(json_object_get_int(v), 0);
+                        assert_true(json_object_object_get_ex(e, "Digests", &dg));
+                        assert_true(json_object_object_get_ex(dg, "SHA256", &v));
+                        assert_int_equal(json_object_get_string_len(v), 64);
+                        assert_true(asprintf(&policy,
+                                             "version=1.2;\nauthorizationrules {\n"
+                                             "  c:[type==\"pcrs\", issuer==\"AttestationService\"] => "
+                                             "add(type=\"pcr0\", value=JsonToClaimValue(JmesPath(c.value, "
+                                             "\"PCRs[? Index == `0`].Digests.SHA256 | @[0]\")));\n"
+                                             "  [type==\"pcr0\", value==\"%s\"] => permit();\n};\n",
+                                             json_object_get_string(v)) > 0);
+                        assert_int_equal(maa_policy_compile(policy, strlen(policy), &p, &d), 0);
+                        assert_int_equal(maa_policy_evaluate(p, claims, 0, &verdict, &d), 0);
+                        assert_true(verdict.permitted);
+                        maa_verdict_done(&verdict);
+                        policy[strlen(policy) - 21] ^= 1; /* another PCR 0 value (its last hex digit) */
+                        maa_policy_free(p);
+                        p = NULL;
+                        assert_int_equal(maa_policy_compile(policy, strlen(policy), &p, &d), 0);
+                        assert_int_equal(maa_policy_evaluate(p, claims, 0, &verdict, &d), 0);
+                        assert_false(verdict.permitted);
+                        maa_verdict_done(&verdict);
+                        maa_policy_free(p);
+                }
+                /* They stay out of the token. */
+                appraise_strip_incoming(claims);
+                assert_false(json_object_object_get_ex(claims, "pcrs", NULL));
+                assert_false(json_object_object_get_ex(claims, "events", NULL));
                 free(body);
         }
 }
@@ -311,6 +357,7 @@ static void test_malformed(void **state) {
 /* A trusted-launch body from a real vTPM capture with its event log (GCE COS 85: AK as TPMT_PUBLIC,
  * AK certificate, SHA-256 quote without nonce). flip: an offset in the log to corrupt, or 0. */
 #define GCE "tpm/gce-cos-85/"
+#define NO_LOG SIZE_MAX
 static char *make_tl_body(size_t flip) {
         static const struct {
                 const char *key, *path;
@@ -352,13 +399,15 @@ static char *make_tl_body(size_t flip) {
         }
         json_object_object_add(tpm, "PCRs", arr);
         json_object_object_add(info, "TpmInfo", tpm);
-        buf = test_read_vector(GCE "eventlog.bin", &n);
-        if (flip)
-                buf[flip] ^= 1;
-        s = b64std(buf, n);
-        json_object_object_add(info, "TcgLogs", json_object_new_string(s));
-        free(s);
-        free(buf);
+        if (flip != NO_LOG) {
+                buf = test_read_vector(GCE "eventlog.bin", &n);
+                if (flip)
+                        buf[flip] ^= 1;
+                s = b64std(buf, n);
+                json_object_object_add(info, "TcgLogs", json_object_new_string(s));
+                free(s);
+                free(buf);
+        }
         iso = json_object_new_object();
         json_object_object_add(iso, "Type", json_object_new_string("TrustedLaunch"));
         json_object_object_add(info, "IsolationInfo", iso);
@@ -368,6 +417,47 @@ static char *make_tl_body(size_t flip) {
         free(s);
         json_object_put(info);
         return body;
+}
+
+/* Trusted launch: nothing but a configured AK CA vouches for the AK (the CA that issued this
+ * real GCE AK certificate is not among the vectors: the positive case runs against the
+ * simulator's AK CA in the integration tests). */
+static void test_trusted_launch_vouching(void **state) {
+        AppraiseContext ctx = { .trust = trust, .now = time(NULL) };
+        json_object *claims = NULL;
+        char *body;
+        Diag d = {};
+
+        SKIP_WITHOUT_VECTORS();
+        body = make_tl_body(NO_LOG);
+        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d), -ENOKEY);
+        assert_non_null(strstr(d.text, "nothing vouches for the AK"));
+        assert_null(claims);
+        {
+                EVP_PKEY *k = EVP_EC_gen("P-256");
+                X509 *ca = X509_new();
+                X509_STORE *store = X509_STORE_new();
+
+                X509_set_version(ca, 2);
+                ASN1_INTEGER_set(X509_get_serialNumber(ca), 1);
+                X509_gmtime_adj(X509_getm_notBefore(ca), -60);
+                X509_gmtime_adj(X509_getm_notAfter(ca), 3600);
+                X509_set_pubkey(ca, k);
+                X509_NAME_add_entry_by_txt(X509_get_subject_name(ca), "CN", MBSTRING_ASC,
+                                           (const unsigned char *) "unrelated AK CA", -1, -1, 0);
+                X509_set_issuer_name(ca, X509_get_subject_name(ca));
+                assert_true(X509_sign(ca, k, EVP_sha256()) > 0);
+                assert_true(X509_STORE_add_cert(store, ca));
+                ctx.ak_ca = store;
+                memset(&d, 0, sizeof(d));
+                assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d), -ENOKEY);
+                assert_non_null(strstr(d.text, "does not chain to a configured AK certificate authority"));
+                assert_null(claims);
+                X509_STORE_free(store);
+                X509_free(ca);
+                EVP_PKEY_free(k);
+        }
+        free(body);
 }
 
 static void test_trusted_launch_eventlog(void **state) {
@@ -404,6 +494,7 @@ int main(void) {
                 cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_trusted_launch_eventlog),
+                cmocka_unit_test(test_trusted_launch_vouching),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
