@@ -75,36 +75,83 @@ static int member_data(json_object *o, const char *key, uint8_t **ret, size_t *r
 
 /* The SNP "report" document ({"SnpReport", "VcekCertChain"}, maa.md §2.2, azure-cvm.md §6.1):
  * the report parsed, its VCEK or VLEK chained to ctx->trust at ctx->now, its signature verified. */
+/* Maps an endorsement lookup's failure: nothing to be had is the evidence's problem, anything
+ * else the service's (tell the client to come back). */
+static int lookup_error(int r, bool evidence_side, const char *what, Diag *d) {
+        if (r == -ENOMEM)
+                return r;
+        if (evidence_side && (r == -ENOENT || r == -EBADMSG))
+                return diag_set(d, -ENOKEY, "%s: none to be had", what);
+        return diag_set(d, -EAGAIN, "%s: not available now (%s)", what, strerror(-r));
+}
+
 static int snp_proof_verify(const AppraiseContext *ctx, json_object *report_doc, SnpReport *ret,
                             Diag *d) {
-        _cleanup_(freep) uint8_t *report = NULL, *chain = NULL;
+        _cleanup_(freep) uint8_t *report = NULL, *chain = NULL, *looked_up = NULL, *crl_der = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
         _cleanup_(snp_endorsement_freep) SnpEndorsement *e = NULL;
-        size_t report_size, chain_size;
+        _cleanup_(X509_freep) X509 *fetched = NULL;
+        _cleanup_(X509_CRL_freep) X509_CRL *crl = NULL;
+        size_t report_size, chain_size = 0, looked_up_size, crl_size;
         X509 *leaf = NULL;
         SnpReport rep;
         int r;
 
         r = member_b64(report_doc, "SnpReport", 4096, &report, &report_size, d);
-        if (r >= 0)
-                r = member_b64(report_doc, "VcekCertChain", CERT_BUNDLE_MAX, &chain, &chain_size, d);
         if (r < 0)
                 return r;
+        if (json_object_object_get_ex(report_doc, "VcekCertChain", NULL) || !ctx->vcek_lookup) {
+                r = member_b64(report_doc, "VcekCertChain", CERT_BUNDLE_MAX, &chain, &chain_size, d);
+                if (r < 0)
+                        return r;
+        }
         r = snp_report_parse(report, report_size, &rep, d);
         if (r < 0)
                 return r;
-        if (x509_parse_bundle(chain, chain_size, &certs) < 0)
+        if (chain && x509_parse_bundle(chain, chain_size, &certs) < 0)
                 return diag_set(d, -EBADMSG, "request: VcekCertChain is not PEM certificates");
-        for (int i = 0; i < sk_X509_num(certs) && !leaf; i++) {
+        for (int i = 0; certs && i < sk_X509_num(certs) && !leaf; i++) {
                 char cn[64];
                 X509 *x = sk_X509_value(certs, i);
                 if (x509_common_name(X509_get_subject_name(x), cn, sizeof(cn)) >= 0 &&
                     (streq(cn, "SEV-VCEK") || streq(cn, "SEV-VLEK")))
                         leaf = x;
         }
+        if (!leaf && ctx->vcek_lookup) {
+                const unsigned char *p;
+
+                r = ctx->vcek_lookup(ctx->lookup_userdata, &rep, &looked_up, &looked_up_size, d);
+                if (r < 0)
+                        return lookup_error(r, true, "the report's VCEK (not in the evidence)", d);
+                p = looked_up;
+                fetched = d2i_X509(NULL, &p, (long) looked_up_size);
+                if (!fetched)
+                        return diag_set(d, -ENOKEY, "the report's VCEK: not a certificate");
+                leaf = fetched;
+        }
         if (!leaf)
                 return diag_set(d, -ENOKEY, "request: VcekCertChain holds no VCEK or VLEK");
-        r = snp_endorsement_verify(ctx->trust, leaf, certs, NULL, ctx->now, &e, d);
+        if (ctx->crl_lookup) {
+                SnpProduct product = rep.product;
+                char cn[64];
+
+                /* Version 2 reports do not name their product; the VCEK's issuer (the ASK or
+                 * ASVK: "SEV-Milan", "SEV-VLEK-Genoa", ...) does, and the chain check below
+                 * holds it to that. */
+                if (product == SNP_PRODUCT_UNKNOWN &&
+                    x509_common_name(X509_get_issuer_name(leaf), cn, sizeof(cn)) >= 0)
+                        product = strstr(cn, "Milan")   ? SNP_PRODUCT_MILAN
+                                  : strstr(cn, "Genoa") ? SNP_PRODUCT_GENOA
+                                  : strstr(cn, "Turin") ? SNP_PRODUCT_TURIN
+                                                        : SNP_PRODUCT_UNKNOWN;
+                r = ctx->crl_lookup(ctx->lookup_userdata, product, ctx->now, &crl_der,
+                                    &crl_size, d);
+                if (r < 0)
+                        return lookup_error(r, false, "AMD's CRL for this product", d);
+                if (x509_crl_parse(crl_der, crl_size, &crl) < 0)
+                        return diag_set(d, -EAGAIN, "AMD's CRL for this product: malformed");
+        }
+        r = snp_endorsement_verify(ctx->trust, leaf, certs, crl, ctx->now, &e, d);
         if (r >= 0)
                 r = snp_report_verify(e, &rep, report, report_size, d);
         if (r < 0)

@@ -11,6 +11,7 @@
 
 struct Diag;
 struct EventLog;
+struct SnpReport;
 struct SnpTrust;
 struct TpmPcrSet;
 struct json_object;
@@ -35,6 +36,17 @@ typedef struct AppraiseContext {
          * leaf first, intermediates after it), checked at `now`. NULL: none is configured, and
          * trusted-launch evidence is refused (nothing vouches for its AK). */
         X509_STORE *ak_ca;
+        /* SEV-SNP endorsements the evidence does not carry (may be NULL): a VCEK for a report
+         * whose VcekCertChain is absent or holds no VCEK/VLEK, and the CRL of the report's product
+         * (checked when crl_lookup is set: revocation is then required). They return DER bytes,
+         * or -errno: a VCEK that is not to be had (-ENOENT, -EBADMSG) refuses the evidence with
+         * -ENOKEY; any other failure, and any CRL failure, is the service's: -EAGAIN (revocation
+         * is never skipped). verifier/kds.h provides both. */
+        int (*vcek_lookup)(void *userdata, const struct SnpReport *r, uint8_t **ret,
+                           size_t *ret_size, struct Diag *d);
+        int (*crl_lookup)(void *userdata, int product, time_t now, uint8_t **ret,
+                          size_t *ret_size, struct Diag *d);
+        void *lookup_userdata;
 } AppraiseContext;
 
 /* The claims appraisal adds for the policy only (read-only "pcrs", "events"); they are removed
@@ -48,8 +60,10 @@ void appraise_strip_incoming(struct json_object *claims);
  * runtime data is REPORT_DATA (the first 32 bytes; the rest zero), and of the init-time data is
  * HOST_DATA. On success *ret_claims holds x-ms-attestation-type "sevsnpvm", every
  * x-ms-sevsnpvm-* claim, x-ms-runtime (runtime data of type JSON), x-ms-inittime, and nonce.
- * -EBADMSG malformed body (Diag names the member), -E2BIG over APPRAISE_BODY_MAX, and the SNP
- * verification errors (-EKEYREJECTED, -ENOKEY, -EKEYEXPIRED, -EXDEV).
+ * VcekCertChain may be left out when ctx->vcek_lookup can find the VCEK.
+ * -EBADMSG malformed body (Diag names the member), -E2BIG over APPRAISE_BODY_MAX, the SNP
+ * verification errors (-EKEYREJECTED, -ENOKEY, -EKEYEXPIRED, -EKEYREVOKED, -EXDEV), and -EAGAIN
+ * when an endorsement lookup could not be answered now.
  */
 int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
                       struct json_object **ret_claims, struct Diag *d);

@@ -217,6 +217,11 @@ static int on_snp(Parser *p, const char *file, unsigned line, const char *sectio
         }
         if (streq(key, "VCEKCache"))
                 return set_string(&c->vcek_cache, value);
+        if (streq(key, "CheckRevocation")) {
+                if (conf_parse_bool(value, &c->check_revocation) < 0)
+                        return FAIL("'%s' is not a boolean", value);
+                return 0;
+        }
         if (streq(key, "KDSTimeout")) {
                 if (seconds(value, &s) < 0 || s < 1 || s > 300)
                         return FAIL("'%s' is not a time span of 1 s .. 5 min", value);
@@ -392,6 +397,7 @@ int verifier_config_parse(const char *text, size_t size, const char *name, Verif
                 .tee = -1,
                 .leeway = 0,
                 .kds_timeout = 10,
+                .check_revocation = true,
         };
         c->file = strdup(name);
         c->state_directory = strdup("/var/lib/cvm-verifier");

@@ -71,6 +71,7 @@ typedef struct VerifierConfig {
         char *kds_url;                /* NULL: offline (cache only) */
         char *vcek_cache;
         unsigned kds_timeout;         /* seconds */
+        bool check_revocation;        /* CheckRevocation=: AMD's CRL is required */
         /* [TrustedLaunch] */
         char *ak_ca[VCONF_ROOTS_MAX];
         size_t n_ak_ca;

@@ -47,6 +47,7 @@
 #include "common/diag.h"
 #include "common/exit-code.h"
 #include "common/fileio.h"
+#include "common/http.h"
 #include "common/json-util.h"
 #include "common/jws.h"
 #include "common/jwk.h"
@@ -58,6 +59,7 @@
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
 #include "verifier/config.h"
+#include "verifier/kds.h"
 #include "verifier/keyring.h"
 #include "verifier/maa-policy.h"
 #include "verifier/nonce-store.h"
@@ -109,6 +111,8 @@ typedef struct Server {
         NonceStore nonces;
         SnpTrust *trust;
         X509_STORE *ak_ca;
+        Kds *kds;                 /* VCEKs and CRLs the evidence does not carry; NULL in --dev */
+        bool check_revocation;
         pthread_rwlock_t keys_lock; /* guards keys */
         KeyRing keys;
         bool ephemeral;
@@ -796,6 +800,12 @@ static int handle_policy_set(Server *s, Tenant *t, PolicyType type, Request *req
 
 /* ---- attestation ---- */
 
+static int crl_lookup(void *userdata, int product, time_t now, uint8_t **ret, size_t *ret_size,
+                      Diag *d) {
+        int r = kds_get_crl(userdata, (SnpProduct) product, now, ret, ret_size, d);
+        return r < 0 ? r : 0;
+}
+
 static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request *req,
                          PolicyType type) {
         _cleanup_(json_object_putp) json_object *claims = NULL, *o = NULL;
@@ -806,6 +816,9 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
                 .now = time(NULL),
                 .bound_nonce = bound_nonce,
                 .ak_ca = s->ak_ca,
+                .vcek_lookup = s->kds ? kds_vcek_lookup : NULL,
+                .crl_lookup = s->kds && s->check_revocation ? crl_lookup : NULL,
+                .lookup_userdata = s->kds,
         };
         bool azureguest = type == POLICY_AZUREGUEST;
         const char *what = policy_type_to_string(type);
@@ -819,6 +832,12 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
         if (r == -ENOMEM || r == -EIO) {
                 log_error_errno(r, "%s: internal error: %m", what);
                 return respond_internal(c);
+        }
+        if (r == -EAGAIN) {
+                log_warning("Tenant %s: %s evidence not appraised now: %s", t->name, what,
+                            diag_text(&d, "an endorsement lookup failed"));
+                return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable",
+                                     diag_text(&d, "try again later"));
         }
         if (r < 0) {
                 bool malformed = r == -EBADMSG || r == -E2BIG || r == -EPROTONOSUPPORT;
@@ -1292,6 +1311,7 @@ static void server_free(Server *s) {
         s->n_mhd = 0;
         snp_trust_free(s->trust);
         X509_STORE_free(s->ak_ca);
+        kds_free(s->kds);
         keyring_done(&s->keys);
         for (size_t i = 0; i < s->n_tenants; i++) {
                 Tenant *t = &s->tenants[i];
@@ -1408,6 +1428,27 @@ static int serve_config(const char *path) {
         r = trust_setup(&s, c.trust_roots, c.n_trust_roots, c.ak_ca, c.n_ak_ca);
         if (r != EXIT_OK)
                 goto out;
+        s.check_revocation = c.check_revocation;
+        {
+                KdsConfig kc = {
+                        .url = c.kds_url,
+                        .cache_dir = c.vcek_cache,
+                        .timeout_ms = c.kds_timeout * 1000,
+                };
+
+                if (http_global_init() < 0) {
+                        r = EXIT_INTERNAL;
+                        goto out;
+                }
+                r = kds_new(&kc, &s.kds, &d);
+                if (r < 0) {
+                        log_error("%s: [SNP]: %s", path, diag_text(&d, strerror(-r)));
+                        r = EXIT_USAGE;
+                        goto out;
+                }
+                if (!c.kds_url)
+                        log_info("KDS: offline, VCEKs and CRLs from %s only", c.vcek_cache);
+        }
         if (c.n_ek_ca > 0)
                 log_warning("%s: [TrustedLaunch] EKCertificateAuthority= is not used yet: an EK "
                             "vouches for an AK only through credential activation, which "

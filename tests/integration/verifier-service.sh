@@ -133,6 +133,8 @@ Activate=$activate
 
 [SNP]
 KDS=
+VCEKCache=$tmp/kds-cache
+CheckRevocation=no
 
 [Tenant]
 Name=root
@@ -294,6 +296,49 @@ sleep 7
 "${CURL[@]}" -o "$tmp/jwks2" "$url/certs"
 check "once its tokens expired, the first key is unpublished" jq -e --arg a "$kid1" --arg b "$kid2" '[.keys[].kid] == [$b]' "$tmp/jwks2"
 grep -q 'unpublished' "$tmp/server.log" && ok "the journal says so" || not_ok "log of the unpublished key" "$(tail -n 5 "$tmp/server.log")"
+
+# --- VCEKs from AMD's KDS (a fake one on loopback serving the real certificate) ---
+FAKE=$top_builddir/tests/integration/fake-kds
+hwid=$(od -An -tx1 -v -j $((0x1A0)) -N 64 "$tmp/report.bin" | tr -d ' \n')
+read -r -a b <<< "$(od -An -tu1 -v -j $((0x180)) -N 8 "$tmp/report.bin")"
+target="/vcek/v1/Milan/$hwid?blSPL=${b[0]}&teeSPL=${b[1]}&snpSPL=${b[6]}&ucodeSPL=${b[7]}"
+mkdir -p "$(dirname "$tmp/serve$target")"
+openssl x509 -in "$TAZ/vcek.pem" -outform DER -out "$tmp/serve$target" || exit 99
+"$FAKE" --dir "$tmp/serve" >"$tmp/kds-port" 2>"$tmp/kds.err" &
+kds_pid=$!
+for _ in $(seq 100); do [ -s "$tmp/kds-port" ] && break; sleep 0.05; done
+kds_url=http://127.0.0.1:$(cat "$tmp/kds-port")
+stop
+sed -i "s|^KDS=\$|KDS=$kds_url|" "$tmp/verifier.conf"
+rm -rf "$tmp/kds-cache"
+start "$tmp/verifier.conf" || { echo "the server did not restart:"; cat "$tmp/server.log"; exit 99; }
+jq -c '.report |= (@base64d | fromjson | del(.VcekCertChain) | tojson | @base64 | gsub("="; "") | gsub("\\+"; "-") | gsub("/"; "_"))' \
+        "$tmp/body.json" >"$tmp/body-nochain.json"
+cp "$tmp/body.json" "$tmp/body-chain.json"
+cp "$tmp/body-nochain.json" "$tmp/body.json"
+attest ""
+check "no VcekCertChain: the VCEK comes from KDS, a token" [ "$status" = 200 ]
+attest ""
+check "... again: from the cache, KDS asked once" test "$(curl -s "$kds_url/stats" | awk '{ n += $1 } END { print n + 0 }')" = 1
+check "... the cache holds it by product, chip id and TCB" test -s "$(ls -d "$tmp"/kds-cache/vcek/Milan/*/*.der | head -n 1)"
+kill "$kds_pid"; wait "$kds_pid" 2>/dev/null
+attest ""
+check "KDS down: the cache still answers" [ "$status" = 200 ]
+rm -rf "$tmp/kds-cache"
+attest ""
+check "KDS down and nothing cached: 503 ServiceUnavailable, the client may retry" \
+        jq -e '.error.code == "ServiceUnavailable" and (.error.message | test("vcek"; "i"))' "$tmp/resp"
+stop
+sed -i "s|^KDS=.*|KDS=|; s|^CheckRevocation=no|CheckRevocation=yes|" "$tmp/verifier.conf"
+start "$tmp/verifier.conf" || { echo "the server did not restart:"; cat "$tmp/server.log"; exit 99; }
+cp "$tmp/body-chain.json" "$tmp/body.json"
+attest ""
+check "CheckRevocation=yes with no CRL to be had: refused (503), never skipped" \
+        jq -e '.error.code == "ServiceUnavailable" and (.error.message | test("CRL"))' "$tmp/resp"
+cp "$tmp/body-nochain.json" "$tmp/body.json"
+attest ""
+check "offline, no VCEK cached: 400 InvalidEvidence naming the VCEK" \
+        jq -e '.error.code == "InvalidEvidence" and (.error.message | test("VCEK"))' "$tmp/resp"
 
 req GET /metrics
 check "/metrics: policy updates and the latency histogram" \

@@ -3,9 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+
 #include "common/codec.h"
 #include "common/diag.h"
 #include "common/json-util.h"
+#include "common/openssl-util.h"
 #include "common/time-util.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
@@ -40,8 +43,8 @@ static char *b64(const void *p, size_t n) {
 }
 
 /* An AttestSevSnpVm body as Azure's client builds it, from a real HCL report and its VCEK. */
-static char *make_body(const char *hcl_path, const char *vcek_path, const char *nonce,
-                       bool tamper_runtime) {
+static char *make_body_ex(const char *hcl_path, const char *vcek_path, const char *nonce,
+                          bool tamper_runtime, bool with_chain) {
         size_t hcl_size, vcek_size;
         uint8_t *hcl = test_read_vector(hcl_path, &hcl_size);
         uint8_t *vcek = test_read_vector(vcek_path, &vcek_size);
@@ -52,8 +55,11 @@ static char *make_body(const char *hcl_path, const char *vcek_path, const char *
         assert_int_equal(hcl_report_parse(hcl, hcl_size, &h, NULL), 0);
         report_b64 = b64(h.hw_report, HCL_HW_REPORT_SIZE);
         chain_b64 = b64(vcek, vcek_size);
-        assert_true(asprintf(&inner, "{\"SnpReport\":\"%s\",\"VcekCertChain\":\"%s\"}", report_b64,
-                             chain_b64) > 0);
+        if (with_chain)
+                assert_true(asprintf(&inner, "{\"SnpReport\":\"%s\",\"VcekCertChain\":\"%s\"}",
+                                     report_b64, chain_b64) > 0);
+        else
+                assert_true(asprintf(&inner, "{\"SnpReport\":\"%s\"}", report_b64) > 0);
         inner_b64 = b64(inner, strlen(inner));
         rt = malloc(h.runtime_data_size);
         memcpy(rt, h.runtime_data, h.runtime_data_size);
@@ -72,6 +78,90 @@ static char *make_body(const char *hcl_path, const char *vcek_path, const char *
         free(rt);
         free(rt_b64);
         return body;
+}
+
+static char *make_body(const char *hcl_path, const char *vcek_path, const char *nonce,
+                       bool tamper_runtime) {
+        return make_body_ex(hcl_path, vcek_path, nonce, tamper_runtime, true);
+}
+
+/* Endorsement lookups (the service's KDS cache): what they return, and how often asked. */
+static int lookup_result, crl_result, lookups, crl_lookups;
+static int vcek_lookup(void *userdata, const SnpReport *r, uint8_t **ret, size_t *ret_size, Diag *d) {
+        BIO *bio;
+        uint8_t *pem, *der = NULL;
+        size_t size;
+        X509 *x;
+        int n;
+
+        lookups++;
+        if (lookup_result < 0)
+                return diag_set(d, lookup_result, "lookup says %d", lookup_result);
+        pem = test_read_vector(userdata, &size);
+        bio = BIO_new_mem_buf(pem, (int) size);
+        x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+        assert_non_null(x);
+        n = i2d_X509(x, &der);
+        X509_free(x);
+        free(pem);
+        *ret = malloc((size_t) n);
+        memcpy(*ret, der, (size_t) n);
+        OPENSSL_free(der);
+        *ret_size = (size_t) n;
+        return 0;
+}
+static int crl_lookup(void *userdata, int product, time_t now, uint8_t **ret, size_t *ret_size,
+                      Diag *d) {
+        crl_lookups++;
+        assert_int_equal(product, SNP_PRODUCT_MILAN); /* from the VCEK's issuer: a v2 report */
+        return diag_set(d, crl_result, "no CRL");
+}
+
+static void test_lookups(void **state) {
+        AppraiseContext ctx = { .trust = trust, .now = time(NULL), .vcek_lookup = vcek_lookup,
+                                .lookup_userdata = (void *) TAZ "vcek.pem" };
+        json_object *claims = NULL;
+        char *body;
+        Diag d = {};
+
+        SKIP_WITHOUT_VECTORS();
+        /* No VcekCertChain: the lookup provides the VCEK. */
+        body = make_body_ex(TAZ "hcl-report.bin", TAZ "vcek.pem", NULL, false, false);
+        lookup_result = 0;
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), 0);
+        assert_int_equal(lookups, 1);
+        json_object_put(claims);
+        claims = NULL;
+        /* KDS does not know the chip: the evidence is refused. */
+        lookup_result = -ENOENT;
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), -ENOKEY);
+        /* KDS unreachable: the service cannot tell now. */
+        lookup_result = -ETIMEDOUT;
+        memset(&d, 0, sizeof(d));
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), -EAGAIN);
+        assert_null(claims);
+        /* Another chip's VCEK from the lookup: the report does not match it. */
+        ctx.lookup_userdata = (void *) TAZ "evidence-genoa.vcek.pem";
+        lookup_result = 0;
+        assert_true(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d) < 0);
+        assert_null(claims);
+        free(body);
+        /* A chain in the evidence is used as is; no lookup. */
+        lookups = 0;
+        body = make_body(TAZ "hcl-report.bin", TAZ "vcek.pem", NULL, false);
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), 0);
+        assert_int_equal(lookups, 0);
+        json_object_put(claims);
+        claims = NULL;
+        /* Revocation required and no CRL to be had, for whatever reason: never skipped. */
+        ctx.crl_lookup = crl_lookup;
+        crl_result = -ENOENT;
+        memset(&d, 0, sizeof(d));
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), -EAGAIN);
+        assert_int_equal(crl_lookups, 1);
+        assert_null(claims);
+        free(body);
 }
 
 static void test_real_reports(void **state) {
@@ -168,6 +258,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_real_reports),
                 cmocka_unit_test(test_rejections),
+                cmocka_unit_test(test_lookups),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
