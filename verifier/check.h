@@ -75,5 +75,5 @@ int check_verdict(const char *what, int r, struct Diag *d, bool json, struct jso
 /* [io] `cvm-verifier check evidence FILE ...`: argv[0] is "evidence". */
 int check_evidence_main(int argc, char **argv);
 
-/* [io] `cvm-verifier check token JWT [--jwks FILE|--issuer URL] [--at RFC3339] [--json]`. */
+/* [io] `cvm-verifier check token JWT [--jwks FILE|--key PEM|--issuer URL] [--require-tee ...]`. */
 int check_token_main(int argc, char **argv);

@@ -17,7 +17,9 @@
  *
  * Endpoints of a tenant: GET .well-known/openid-configuration, certs, nonce, policies/{type};
  * PUT policies/{type}; POST policies/{type}:reset, attest/SevSnpVm, attest/AzureGuest (the token
- * sealed to the evidence's TPM ephemeral key).
+ * sealed to the evidence's TPM ephemeral key), and credential (this service's own, for trusted
+ * launch: a credential for the AK encrypted to the certified EK; the quote that carries its
+ * secret as nonce proves the AK lives in that TPM).
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -67,6 +69,7 @@
 #include "verifier/reference.h"
 #include "verifier/server.h"
 #include "verifier/tee-cert.h"
+#include "vtpm/credential.h"
 
 #define BODY_MAX APPRAISE_BODY_MAX
 #define NONCE_LIFETIME_USEC (UINT64_C(300) * 1000000) /* five minutes */
@@ -110,7 +113,7 @@ typedef struct Server {
         pthread_mutex_t nonce_lock;
         NonceStore nonces;
         SnpTrust *trust;
-        X509_STORE *ak_ca;
+        X509_STORE *ak_ca, *ek_ca;
         Kds *kds;                 /* VCEKs and CRLs the evidence does not carry; NULL in --dev */
         bool check_revocation;
         pthread_rwlock_t keys_lock; /* guards keys */
@@ -800,6 +803,105 @@ static int handle_policy_set(Server *s, Tenant *t, PolicyType type, Request *req
 
 /* ---- attestation ---- */
 
+/*
+ * Credential activation (trusted launch): the secret of a credential made for an AK is
+ * remembered, single use and five minutes like GET /nonce's, as SHA-256 over a label, the secret
+ * and the AK's name, so that it only counts for the AK it was made for.
+ */
+static void activation_key(const uint8_t *secret, size_t secret_size, const uint8_t *name,
+                           size_t name_size, uint8_t ret[static NONCE_BYTES]) {
+        static const char label[] = "cvm-verifier credential activation";
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        uint8_t len[2] = { (uint8_t) (secret_size >> 8), (uint8_t) secret_size };
+
+        if (!m || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(m, label, sizeof(label)) != 1 || EVP_DigestUpdate(m, len, 2) != 1 ||
+            EVP_DigestUpdate(m, secret, secret_size) != 1 ||
+            EVP_DigestUpdate(m, name, name_size) != 1 || EVP_DigestFinal_ex(m, ret, NULL) != 1)
+                RAND_bytes(ret, NONCE_BYTES); /* matches nothing */
+        EVP_MD_CTX_free(m);
+}
+
+static bool ak_activated(void *userdata, const uint8_t *name, size_t name_size,
+                         const uint8_t *extra, size_t extra_size) {
+        Server *s = userdata;
+        uint8_t key[NONCE_BYTES];
+        char text[NONCE_TEXT_SIZE];
+        bool ok;
+
+        activation_key(extra, extra_size, name, name_size, key);
+        hex_encode_buf(key, sizeof(key), text);
+        pthread_mutex_lock(&s->nonce_lock);
+        ok = nonce_store_consume(&s->nonces, text, now_usec());
+        pthread_mutex_unlock(&s->nonce_lock);
+        return ok;
+}
+
+/* An AK vouched for by an activated credential was fresh by construction: the credential's
+ * secret was made by this service for this AK, lived five minutes, and is used up. */
+static bool vouched_by_activation(json_object *claims) {
+        json_object *v;
+
+        return json_object_object_get_ex(claims, "x-ms-azurevm-ak-vouched-by", &v) &&
+               streq(json_object_get_string(v), "ek-chain");
+}
+
+/* POST /credential: a credential for the AK, encrypted to the certified EK (trusted launch). */
+static int handle_credential(Server *s, Tenant *t, struct MHD_Connection *c, Request *req) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(freep) uint8_t *ek_public = NULL, *blob = NULL, *seed = NULL;
+        _cleanup_(freep) char *blob_b64 = NULL, *seed_b64 = NULL;
+        AppraiseContext ctx = { .now = time(NULL), .ek_ca = s->ek_ca };
+        uint8_t secret[32], key[NONCE_BYTES];
+        char text[NONCE_TEXT_SIZE];
+        size_t ek_size, blob_size, seed_size;
+        TPM2B_NAME name;
+        Diag d = {};
+        int r;
+
+        CLEANUP_ERASE(secret);
+        if (!s->ek_ca)
+                return respond_error(c, MHD_HTTP_NOT_FOUND, "NotFound",
+                                     "credential activation is not configured (no "
+                                     "EKCertificateAuthority=)");
+        r = appraise_credential_request(&ctx, req->body ?: "", req->size, &ek_public, &ek_size,
+                                        &name, &d);
+        if (r == -ENOMEM)
+                return respond_internal(c);
+        if (r < 0) {
+                bool malformed = r == -EBADMSG || r == -E2BIG;
+
+                atomic_fetch_add(malformed ? &s->malformed : &s->rejected, 1);
+                log_info("Tenant %s: credential request refused: %s", t->name,
+                         diag_text(&d, strerror(-r)));
+                return respond_error(c, MHD_HTTP_BAD_REQUEST,
+                                     malformed ? "InvalidParameter" : "InvalidEvidence",
+                                     diag_text(&d, strerror(-r)));
+        }
+        if (RAND_bytes(secret, sizeof(secret)) != 1)
+                return respond_internal(c);
+        r = tpm_make_credential(ek_public, ek_size, name.name, name.size, secret, sizeof(secret),
+                                &blob, &blob_size, &seed, &seed_size, &d);
+        if (r == -ENOMEM)
+                return respond_internal(c);
+        if (r < 0)
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, "InvalidEvidence",
+                                     diag_text(&d, strerror(-r)));
+        activation_key(secret, sizeof(secret), name.name, name.size, key);
+        pthread_mutex_lock(&s->nonce_lock);
+        nonce_store_issue(&s->nonces, key, now_usec(), text);
+        pthread_mutex_unlock(&s->nonce_lock);
+        o = json_object_new_object();
+        if (!o || base64url_encode(blob, blob_size, &blob_b64) < 0 ||
+            base64url_encode(seed, seed_size, &seed_b64) < 0 ||
+            json_add_string(o, "CredentialBlob", blob_b64) < 0 ||
+            json_add_string(o, "EncryptedSecret", seed_b64) < 0 ||
+            json_add_int(o, "expires_in", NONCE_LIFETIME_USEC / 1000000) < 0)
+                return MHD_NO;
+        log_info("Tenant %s: credential made for an AK under a certified EK", t->name);
+        return respond_json(c, MHD_HTTP_OK, o);
+}
+
 static int crl_lookup(void *userdata, int product, time_t now, uint8_t **ret, size_t *ret_size,
                       Diag *d) {
         int r = kds_get_crl(userdata, (SnpProduct) product, now, ret, ret_size, d);
@@ -819,6 +921,9 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
                 .vcek_lookup = s->kds ? kds_vcek_lookup : NULL,
                 .crl_lookup = s->kds && s->check_revocation ? crl_lookup : NULL,
                 .lookup_userdata = s->kds,
+                .ek_ca = s->ek_ca,
+                .ak_activated = s->ek_ca ? ak_activated : NULL,
+                .activation_userdata = s,
         };
         bool azureguest = type == POLICY_AZUREGUEST;
         const char *what = policy_type_to_string(type);
@@ -858,7 +963,7 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
                         log_info("Tenant %s: %s evidence not compliant with the reference values: "
                                  "%s", t->name, what, why);
         }
-        if (t->require_nonce) {
+        if (t->require_nonce && !vouched_by_activation(claims)) {
                 bool live;
 
                 /* Only a nonce the signed evidence carries counts (runtime data under
@@ -987,7 +1092,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 return MHD_YES;
         }
         if (req->too_big) {
-                atomic_fetch_add(&s->malformed, 1);
+                /* A verdict only for an attestation request, like the others counted there. */
+                if (streq(method, "POST") && strstr(url, "/attest/"))
+                        atomic_fetch_add(&s->malformed, 1);
                 return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "RequestTooLarge",
                                      "request body larger than 1 MiB");
         }
@@ -1010,6 +1117,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         } else if (streq(method, "POST")) {
                 if ((p = startswith(rest, "/attest/")) && (type = policy_type_from_string(p)) >= 0)
                         return handle_attest(s, t, c, req, type);
+                if (streq(rest, "/credential"))
+                        return handle_credential(s, t, c, req);
                 if ((p = startswith(rest, "/policies/")) && endswith(p, ":reset")) {
                         char name[32];
                         size_t n = strlen(p) - 6;
@@ -1185,6 +1294,25 @@ static int tenant_setup(Server *s, Tenant *t, const TenantConfig *tc, const char
         return EXIT_OK;
 }
 
+static int load_ca_store(char *const *files, size_t n, const char *what, X509_STORE **store) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(freep) uint8_t *buf = NULL;
+                _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
+                size_t size;
+
+                if (read_file_or_die(files[i], CERT_BUNDLE_MAX, &buf, &size) < 0)
+                        return EXIT_USAGE;
+                if (x509_parse_bundle(buf, size, &certs) < 0)
+                        return log_error("%s %s: no certificates", what, files[i]), EXIT_MALFORMED;
+                if (!*store && !(*store = X509_STORE_new()))
+                        return EXIT_INTERNAL;
+                for (int j = 0; j < sk_X509_num(certs); j++)
+                        if (!X509_STORE_add_cert(*store, sk_X509_value(certs, j)))
+                                return EXIT_INTERNAL;
+        }
+        return EXIT_OK;
+}
+
 static int trust_setup(Server *s, char *const *roots, size_t n_roots, char *const *ak_ca,
                        size_t n_ak_ca) {
         int r = snp_trust_new(true, &s->trust);
@@ -1202,22 +1330,7 @@ static int trust_setup(Server *s, char *const *roots, size_t n_roots, char *cons
                 if (r < 0)
                         return log_error("Trust root %s: %s", roots[i], d.text), EXIT_MALFORMED;
         }
-        for (size_t i = 0; i < n_ak_ca; i++) {
-                _cleanup_(freep) uint8_t *buf = NULL;
-                _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
-                size_t size;
-
-                if (read_file_or_die(ak_ca[i], CERT_BUNDLE_MAX, &buf, &size) < 0)
-                        return EXIT_USAGE;
-                if (x509_parse_bundle(buf, size, &certs) < 0)
-                        return log_error("AK CA %s: no certificates", ak_ca[i]), EXIT_MALFORMED;
-                if (!s->ak_ca && !(s->ak_ca = X509_STORE_new()))
-                        return EXIT_INTERNAL;
-                for (int j = 0; j < sk_X509_num(certs); j++)
-                        if (!X509_STORE_add_cert(s->ak_ca, sk_X509_value(certs, j)))
-                                return EXIT_INTERNAL;
-        }
-        return EXIT_OK;
+        return load_ca_store(ak_ca, n_ak_ca, "AK CA", &s->ak_ca);
 }
 
 typedef struct Listen {
@@ -1311,6 +1424,7 @@ static void server_free(Server *s) {
         s->n_mhd = 0;
         snp_trust_free(s->trust);
         X509_STORE_free(s->ak_ca);
+        X509_STORE_free(s->ek_ca);
         kds_free(s->kds);
         keyring_done(&s->keys);
         for (size_t i = 0; i < s->n_tenants; i++) {
@@ -1449,10 +1563,9 @@ static int serve_config(const char *path) {
                 if (!c.kds_url)
                         log_info("KDS: offline, VCEKs and CRLs from %s only", c.vcek_cache);
         }
-        if (c.n_ek_ca > 0)
-                log_warning("%s: [TrustedLaunch] EKCertificateAuthority= is not used yet: an EK "
-                            "vouches for an AK only through credential activation, which "
-                            "/attest/AzureGuest does not carry", path);
+        r = load_ca_store(c.ek_ca, c.n_ek_ca, "EK CA", &s.ek_ca);
+        if (r != EXIT_OK)
+                goto out;
         for (size_t i = 0; i < c.n_keys; i++) {
                 EVP_PKEY *k = NULL;
 
