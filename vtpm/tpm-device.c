@@ -10,6 +10,7 @@
 
 #include "common/diag.h"
 #include "common/log.h"
+#include "common/openssl-util.h"
 #include "common/secret.h"
 #include "vtpm/tpm-device.h"
 
@@ -607,5 +608,282 @@ int tpm_device_esys(TpmDevice *t, ESYS_CONTEXT **ret_esys, void *ret_tcti) {
         *ret_esys = t->esys;
         if (ret_tcti)
                 *(TSS2_TCTI_CONTEXT **) ret_tcti = t->tcti;
+        return 0;
+}
+
+/* TCG EK Credential Profile: PolicyA = TPM2_PolicySecret(TPM_RH_ENDORSEMENT) with SHA-256 (the
+ * L templates), and PolicyB with SHA-384 (the H-3 template, an OR of PolicyA and PolicyC). */
+static const uint8_t ek_policy_a_sha256[32] = {
+        0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d,
+        0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64,
+        0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
+};
+static const uint8_t ek_policy_b_sha384[48] = {
+        0xb2, 0x6e, 0x7d, 0x28, 0xd1, 0x1a, 0x50, 0xbc, 0x53, 0xd8, 0x82, 0xbc,
+        0xf5, 0xfd, 0x3a, 0x1a, 0x07, 0x41, 0x48, 0xbb, 0x35, 0xd3, 0xb4, 0xe4,
+        0xcb, 0x1c, 0x0a, 0xd9, 0xbd, 0xe4, 0x19, 0xca, 0xcb, 0x47, 0xba, 0x09,
+        0x69, 0x96, 0x46, 0x15, 0x0f, 0x9f, 0xc0, 0x00, 0xf3, 0xf8, 0x0e, 0x12,
+};
+
+static int ek_template(TpmEkType type, TPM2B_PUBLIC *ret) {
+        TPMT_PUBLIC *p = &ret->publicArea;
+
+        *ret = (TPM2B_PUBLIC) {};
+        p->nameAlg = TPM2_ALG_SHA256;
+        p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                              TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
+                              TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+        p->authPolicy.size = sizeof(ek_policy_a_sha256);
+        memcpy(p->authPolicy.buffer, ek_policy_a_sha256, sizeof(ek_policy_a_sha256));
+        switch (type) {
+        case TPM_EK_RSA_2048:
+                /* L-1: the exponent 0 means 65537; unique is 256 zero bytes. */
+                p->type = TPM2_ALG_RSA;
+                p->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
+                p->parameters.rsaDetail.symmetric.keyBits.aes = 128;
+                p->parameters.rsaDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+                p->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+                p->parameters.rsaDetail.keyBits = 2048;
+                p->parameters.rsaDetail.exponent = 0;
+                p->unique.rsa.size = 256;
+                return 0;
+        case TPM_EK_ECC_P256:
+                /* L-2: unique x and y are 32 zero bytes each. */
+                p->type = TPM2_ALG_ECC;
+                p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+                p->parameters.eccDetail.symmetric.keyBits.aes = 128;
+                p->parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+                p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+                p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+                p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+                p->unique.ecc.x.size = 32;
+                p->unique.ecc.y.size = 32;
+                return 0;
+        case TPM_EK_ECC_P384:
+                /* H-3: SHA-384, userWithAuth, PolicyB, AES-256, empty unique. */
+                p->type = TPM2_ALG_ECC;
+                p->nameAlg = TPM2_ALG_SHA384;
+                p->objectAttributes |= TPMA_OBJECT_USERWITHAUTH;
+                p->authPolicy.size = sizeof(ek_policy_b_sha384);
+                memcpy(p->authPolicy.buffer, ek_policy_b_sha384, sizeof(ek_policy_b_sha384));
+                p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+                p->parameters.eccDetail.symmetric.keyBits.aes = 256;
+                p->parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+                p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+                p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P384;
+                p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+                return 0;
+        default:
+                return -EINVAL;
+        }
+}
+
+static const char *ek_type_name(TpmEkType type) {
+        static const char *const names[_TPM_EK_TYPE_MAX] = {
+                [TPM_EK_RSA_2048] = "RSA 2048 (L-1)",
+                [TPM_EK_ECC_P256] = "ECC P-256 (L-2)",
+                [TPM_EK_ECC_P384] = "ECC P-384 (H-3)",
+        };
+        return type >= 0 && type < _TPM_EK_TYPE_MAX ? names[type] : "unknown";
+}
+
+/* The EK as a transient object: the caller flushes *ret. */
+static int ek_create(TpmDevice *t, TpmEkType type, ESYS_TR *ret, TPM2B_PUBLIC **ret_public,
+                     Diag *d) {
+        _cleanup_(esys_freep) TPM2B_CREATION_DATA *cdata = NULL;
+        _cleanup_(esys_freep) TPM2B_DIGEST *chash = NULL;
+        _cleanup_(esys_freep) TPMT_TK_CREATION *ticket = NULL;
+        _cleanup_(esys_freep) TPM2B_PUBLIC *pub = NULL;
+        TPM2B_SENSITIVE_CREATE sens = {};
+        TPM2B_DATA outside = {};
+        TPML_PCR_SELECTION none = {};
+        TPM2B_PUBLIC tmpl;
+        char what[64];
+        TSS2_RC rc;
+
+        if (ek_template(type, &tmpl) < 0)
+                return diag_set(d, -EINVAL, "unknown EK type %d", (int) type);
+        TPM_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
+                                        ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &none,
+                                        ret, &pub, &cdata, &chash, &ticket));
+        if (rc != TSS2_RC_SUCCESS) {
+                (void) snprintf(what, sizeof(what), "CreatePrimary(endorsement, EK %s)",
+                                ek_type_name(type));
+                return tpm_error(rc, what, 0, d);
+        }
+        if (ret_public)
+                *ret_public = TAKE_PTR(pub);
+        return 0;
+}
+
+int tpm_device_ek(TpmDevice *t, TpmEkType type, uint8_t **ret_public, size_t *ret_size, Diag *d) {
+        _cleanup_(esys_freep) TPM2B_PUBLIC *pub = NULL;
+        ESYS_TR ek;
+        int r;
+
+        r = ek_create(t, type, &ek, &pub, d);
+        if (r < 0)
+                return r;
+        (void) Esys_FlushContext(t->esys, ek);
+        return marshal_public(pub, ret_public, ret_size);
+}
+
+int tpm_device_ek_certificate(TpmDevice *t, TpmEkType type, uint8_t **ret_der, size_t *ret_size,
+                              Diag *d) {
+        static const uint32_t index[_TPM_EK_TYPE_MAX] = {
+                [TPM_EK_RSA_2048] = TPM_NV_EK_CERT_RSA,
+                [TPM_EK_ECC_P256] = TPM_NV_EK_CERT_ECC,
+                [TPM_EK_ECC_P384] = TPM_NV_EK_CERT_ECC_P384,
+        };
+        _cleanup_(freep) uint8_t *buf = NULL;
+        size_t size, der_size;
+        int r;
+
+        if (type < 0 || type >= _TPM_EK_TYPE_MAX)
+                return diag_set(d, -EINVAL, "unknown EK type %d", (int) type);
+        r = tpm_device_nv_read(t, index[type], &buf, &size, d);
+        if (r < 0)
+                return r;
+        /* The index may be larger than the certificate: zero padding follows it. */
+        r = der_trim_padding(buf, size, &der_size);
+        if (r < 0)
+                return diag_set(d, r, "NV index 0x%08x (EK %s certificate) holds no DER "
+                                "certificate", index[type], ek_type_name(type));
+        *ret_size = der_size;
+        *ret_der = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Whether the TPM is healthy (not in failure mode): TPM2_GetTestResult works in failure mode. */
+static bool tpm_healthy(TpmDevice *t) {
+        _cleanup_(esys_freep) TPM2B_MAX_BUFFER *data = NULL;
+        TPM2_RC result = TPM2_RC_FAILURE;
+        TSS2_RC rc;
+
+        TPM_CALL(rc, Esys_GetTestResult(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &data,
+                                        &result));
+        return rc == TSS2_RC_SUCCESS && result == TPM2_RC_SUCCESS;
+}
+
+/* The activation's refusals that mean "not for this AK or this TPM", apart from the rest. */
+static int activate_error(TpmDevice *t, TSS2_RC rc, uint32_t ak_handle, TpmEkType ek_type,
+                          Diag *d) {
+        TSS2_RC b = rc_base(rc);
+        unsigned param = (rc & TPM2_RC_P) ? (unsigned) ((rc & TPM2_RC_N_MASK) >> 8) : 0;
+        Diag inner = {};
+        int r;
+
+        r = tpm_error(rc, "ActivateCredential", ak_handle, &inner);
+        if ((rc & TSS2_RC_LAYER_MASK) != TSS2_TPM_RC_LAYER)
+                return diag_set(d, r, "%s", inner.text);
+        if (b == TPM2_RC_INTEGRITY)
+                return diag_set(d, -EKEYREJECTED, "the credential is not for this AK/TPM: its "
+                                "integrity check fails with the key at 0x%08x and the EK %s (made "
+                                "for another key name or EK, or altered) (%s)", ak_handle,
+                                ek_type_name(ek_type), inner.text);
+        /* Parameter 2, the encrypted seed: it does not decrypt with this EK. */
+        if (param == 2 && (b == TPM2_RC_VALUE || b == TPM2_RC_ECC_POINT || b == TPM2_RC_SIZE ||
+                           b == TPM2_RC_NO_RESULT))
+                return diag_set(d, -EKEYREJECTED, "the credential is not for this TPM: its seed "
+                                "does not decrypt with the EK %s (%s)", ek_type_name(ek_type),
+                                inner.text);
+        /* libtpms answers TPM_RC_FAILURE, without a parameter, when OAEP decoding of the seed
+         * fails; a TPM really in failure mode says so in TPM2_GetTestResult. */
+        if (b == TPM2_RC_FAILURE && tpm_healthy(t))
+                return diag_set(d, -EKEYREJECTED, "the credential is not for this TPM: its seed "
+                                "does not decrypt with the EK %s (%s)", ek_type_name(ek_type),
+                                inner.text);
+        if (param == 1 && (b == TPM2_RC_SIZE || b == TPM2_RC_VALUE))
+                return diag_set(d, -EBADMSG, "the credential blob is malformed (%s)",
+                                inner.text);
+        return diag_set(d, r, "%s", inner.text);
+}
+
+int tpm_device_activate_credential(TpmDevice *t, uint32_t ak_handle, TpmEkType ek_type,
+                                   const uint8_t *credential_blob, size_t blob_size,
+                                   const uint8_t *encrypted_secret, size_t secret_size,
+                                   Secret **ret, Diag *d) {
+        _cleanup_(esys_freep) TPM2B_PUBLIC *ek_pub = NULL;
+        _cleanup_(esys_freep) TPM2B_DIGEST *cert_info = NULL;
+        _cleanup_(secret_freep) Secret *s = NULL;
+        TPM2B_ID_OBJECT blob = {};
+        TPM2B_ENCRYPTED_SECRET wrapped = {};
+        ESYS_TR ak, ek, session = ESYS_TR_NONE, ek_auth = ESYS_TR_PASSWORD;
+        size_t off = 0;
+        TSS2_RC rc;
+        int r;
+
+        if (!credential_blob ||
+            Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(credential_blob, blob_size, &off, &blob) !=
+                    TSS2_RC_SUCCESS ||
+            off != blob_size)
+                return diag_set(d, -EBADMSG, "credential blob: %zu bytes, not a TPM2B_ID_OBJECT",
+                                blob_size);
+        off = 0;
+        if (!encrypted_secret ||
+            Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(encrypted_secret, secret_size, &off,
+                                                     &wrapped) != TSS2_RC_SUCCESS ||
+            off != secret_size)
+                return diag_set(d, -EBADMSG, "encrypted secret: %zu bytes, not a "
+                                "TPM2B_ENCRYPTED_SECRET", secret_size);
+        r = persistent_tr(t, ak_handle, &ak, d);
+        if (r < 0)
+                return r;
+        r = ek_create(t, ek_type, &ek, &ek_pub, d);
+        if (r < 0)
+                return r;
+
+        /* The EK's USER role: its policy (PolicySecret with the endorsement hierarchy's empty
+         * password) unless the template allows the (empty) authValue. */
+        if (!(ek_pub->publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH)) {
+                _cleanup_(esys_freep) TPM2B_TIMEOUT *timeout = NULL;
+                _cleanup_(esys_freep) TPMT_TK_AUTH *ticket = NULL;
+                TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+                TPM2B_NONCE nonce_tpm = {};
+                TPM2B_DIGEST cp_hash = {};
+                TPM2B_NONCE policy_ref = {};
+
+                TPM_CALL(rc, Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                   ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
+                                                   TPM2_SE_POLICY, &sym,
+                                                   ek_pub->publicArea.nameAlg, &session));
+                if (rc != TSS2_RC_SUCCESS) {
+                        (void) Esys_FlushContext(t->esys, ek);
+                        return tpm_error(rc, "StartAuthSession", 0, d);
+                }
+                TPM_CALL(rc, Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, session,
+                                               ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                               &nonce_tpm, &cp_hash, &policy_ref, 0, &timeout,
+                                               &ticket));
+                if (rc != TSS2_RC_SUCCESS) {
+                        (void) Esys_FlushContext(t->esys, session);
+                        (void) Esys_FlushContext(t->esys, ek);
+                        return tpm_error(rc, "PolicySecret(endorsement)", 0, d);
+                }
+                ek_auth = session;
+        }
+
+        /* activateHandle (the AK) in the ADMIN role with its password, keyHandle (the EK) in the
+         * USER role. ESAPI starts sessions with continueSession set: flush it ourselves (swtpm
+         * holds three sessions, and nothing else would free them). */
+        TPM_CALL(rc, Esys_ActivateCredential(t->esys, ak, ek, ESYS_TR_PASSWORD, ek_auth,
+                                             ESYS_TR_NONE, &blob, &wrapped, &cert_info));
+        if (session != ESYS_TR_NONE)
+                (void) Esys_FlushContext(t->esys, session);
+        (void) Esys_FlushContext(t->esys, ek);
+        if (rc != TSS2_RC_SUCCESS)
+                return activate_error(t, rc, ak_handle, ek_type, d);
+
+        r = secret_new(cert_info->size ? cert_info->size : 1, &s);
+        if (r >= 0) {
+                memcpy(s->data, cert_info->buffer, cert_info->size);
+                s->size = cert_info->size;
+        }
+        explicit_bzero(cert_info->buffer, sizeof(cert_info->buffer));
+        if (r < 0)
+                return r;
+        log_debug("TPM2_ActivateCredential with the key at 0x%08x and the EK %s: %zu-byte secret",
+                  ak_handle, ek_type_name(ek_type), s->size);
+        *ret = TAKE_PTR(s);
         return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@ struct Diag;
 #define TPM_NV_AK_CERT_AZURE 0x01C101D0u
 #define TPM_NV_EK_CERT_RSA 0x01C00002u
 #define TPM_NV_EK_CERT_ECC 0x01C0000Au
+#define TPM_NV_EK_CERT_ECC_P384 0x01C00016u
 
 typedef struct TpmDevice TpmDevice;
 
@@ -95,3 +97,52 @@ int tpm_device_esys(TpmDevice *t, struct ESYS_CONTEXT **ret_esys, void *ret_tcti
 struct Secret;
 int tpm_device_decrypt(TpmDevice *t, uint16_t scheme, uint16_t hash, const uint8_t *in,
                        size_t in_size, struct Secret **ret, struct Diag *d);
+
+/*
+ * The endorsement key, from the TCG EK Credential Profile templates (all restricted decryption
+ * keys, fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy, AES-CFB):
+ *   TPM_EK_RSA_2048  L-1: RSA 2048, SHA-256, AES-128, PolicySecret(endorsement), 256 zero bytes of
+ *                    unique; certificate in NV 0x01C00002.
+ *   TPM_EK_ECC_P256  L-2: ECC P-256, SHA-256, AES-128, PolicySecret(endorsement), 32-byte zero x
+ *                    and y; certificate in NV 0x01C0000A.
+ *   TPM_EK_ECC_P384  H-3: ECC P-384, SHA-384, AES-256, userWithAuth, PolicyB, empty unique;
+ *                    certificate in NV 0x01C00016 (the ECC EK swtpm_setup certifies).
+ * Values 0 and 1 are what a bool "ecc" selects.
+ */
+typedef enum TpmEkType {
+        TPM_EK_RSA_2048,
+        TPM_EK_ECC_P256,
+        TPM_EK_ECC_P384,
+        _TPM_EK_TYPE_MAX,
+        _TPM_EK_TYPE_INVALID = -EINVAL,
+} TpmEkType;
+
+/*
+ * Creates the EK of type as a transient primary key in the endorsement hierarchy (empty
+ * endorsement authorization), returns its marshalled TPM2B_PUBLIC in *ret_public (free()) and
+ * flushes it: the same key every time, the one the EK certificate certifies. -EINVAL for an
+ * unknown type; TPM errors as above.
+ */
+int tpm_device_ek(TpmDevice *t, TpmEkType type, uint8_t **ret_public, size_t *ret_size,
+                  struct Diag *d);
+
+/* The DER EK certificate of type from its TCG NV index, without the index's zero padding
+ * (free()). -ENOENT if the index is not defined, -EBADMSG if it holds no DER element. */
+int tpm_device_ek_certificate(TpmDevice *t, TpmEkType type, uint8_t **ret_der, size_t *ret_size,
+                              struct Diag *d);
+
+/*
+ * TPM2_ActivateCredential: recovers the secret a verifier wrapped with tpm_make_credential()
+ * (vtpm/credential.h) for the key at ak_handle (persistent; authorized with its empty
+ * password) and the EK of ek_type, recreated from its template and flushed afterwards (its USER
+ * role through a TPM2_PolicySecret(TPM_RH_ENDORSEMENT) session, or its empty password where the
+ * template sets userWithAuth). credential_blob is a marshalled TPM2B_ID_OBJECT, encrypted_secret
+ * a marshalled TPM2B_ENCRYPTED_SECRET. *ret is a new Secret (secret_free()).
+ * -EKEYREJECTED when the TPM refuses the credential: it was made for another key name (not this
+ * AK), another EK (not this TPM), or was altered. -EBADMSG for bytes that do not unmarshal;
+ * -ENOENT no key at ak_handle; TPM errors as above.
+ */
+int tpm_device_activate_credential(TpmDevice *t, uint32_t ak_handle, TpmEkType ek_type,
+                                   const uint8_t *credential_blob, size_t blob_size,
+                                   const uint8_t *encrypted_secret, size_t secret_size,
+                                   struct Secret **ret, struct Diag *d);
