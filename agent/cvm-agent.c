@@ -24,6 +24,7 @@ static void help(void) {
                "  report     Fetch an SEV-SNP attestation report from the firmware and print it\n"
                "  evidence   Collect vTPM quote, PCRs, event log, keys and SNP/HCL report as JSON\n"
                "  unseal     Open a sealed AzureGuest token with this boot's TPM ephemeral key\n"
+               "  credential-request  The verifier's POST /credential body (EK and AK, trusted launch)\n"
                "\n"
                "report options:\n"
                "  --vmpl N             VMPL to request (default 0)\n"
@@ -208,6 +209,8 @@ int main(int argc, char **argv) {
                 return evidence_main(argc - 1, argv + 1);
         if (streq(cmd, "unseal"))
                 return unseal_main(argc - 1, argv + 1);
+        if (streq(cmd, "credential-request"))
+                return credential_request_main(argc - 1, argv + 1);
         log_error("Unknown command '%s' (see cvm-agent --help)", cmd);
         return EXIT_USAGE;
 }

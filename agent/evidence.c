@@ -50,6 +50,11 @@ static void help(void) {
                "                    POST /attest/AzureGuest, {\"AttestationInfo\": ...})\n"
                "  --vcek-chain FILE with --format maa: the VCEK, ASK and ARK (PEM) for the SNP\n"
                "                    proof (on Azure from IMDS THIM; the simulator writes one)\n"
+               "  --credential FILE the verifier's answer to POST /credential (see `cvm-agent\n"
+               "                    credential-request`): activated in the TPM, its secret is\n"
+               "                    the nonce, which vouches for the AK of a trusted-launch VM\n"
+               "  --ek TYPE         the EK the credential was made for: rsa (default), ecc-p256,\n"
+               "                    ecc-p384\n"
                "  --out FILE        write the document to FILE (default: stdout)\n"
                "  --json            print the document on stdout (the default without --out)\n"
                "\n"
@@ -258,7 +263,7 @@ static bool ak_cert_matches(const uint8_t *der, size_t der_size, const uint8_t *
 
 int evidence_main(int argc, char **argv) {
         enum { ARG_PCRS = 0x100, ARG_NONCE, ARG_EVENTLOG, ARG_AK_HANDLE, ARG_AK_TYPE, ARG_ISOLATION,
-               ARG_OUT, ARG_JSON, ARG_FORMAT, ARG_VCEK_CHAIN };
+               ARG_OUT, ARG_JSON, ARG_FORMAT, ARG_VCEK_CHAIN, ARG_CREDENTIAL, ARG_EK };
         static const struct option options[] = {
                 { "pcrs", required_argument, NULL, ARG_PCRS },
                 { "nonce", required_argument, NULL, ARG_NONCE },
@@ -269,6 +274,8 @@ int evidence_main(int argc, char **argv) {
                 { "out", required_argument, NULL, ARG_OUT },
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "vcek-chain", required_argument, NULL, ARG_VCEK_CHAIN },
+                { "credential", required_argument, NULL, ARG_CREDENTIAL },
+                { "ek", required_argument, NULL, ARG_EK },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -280,7 +287,9 @@ int evidence_main(int argc, char **argv) {
                                  *ak_cert = NULL, *ek_cert = NULL;
         _cleanup_(freep) char *claims = NULL;
         const char *eventlog = secure_getenv("CVM_EVENTLOG") ?: EVENTLOG_DEFAULT;
-        const char *out = NULL, *isolation = "auto", *platform, *vcek_chain_path = NULL;
+        const char *out = NULL, *isolation = "auto", *platform, *vcek_chain_path = NULL,
+                   *credential = NULL;
+        int ek_type = TPM_EK_RSA_2048;
         bool maa = false;
         uint8_t nonce[64] = {};
         size_t nonce_size = 32, ak_size, quote_size, sig_size, ek_size, certify_size,
@@ -359,6 +368,16 @@ int evidence_main(int argc, char **argv) {
                 case ARG_VCEK_CHAIN:
                         vcek_chain_path = optarg;
                         break;
+                case ARG_CREDENTIAL:
+                        credential = optarg;
+                        break;
+                case ARG_EK:
+                        ek_type = ek_type_from_string(optarg);
+                        if (ek_type < 0) {
+                                log_error("--ek: rsa, ecc-p256 or ecc-p384");
+                                return EXIT_USAGE;
+                        }
+                        break;
                 case ARG_JSON:
                         break;
                 case 'h':
@@ -371,9 +390,12 @@ int evidence_main(int argc, char **argv) {
                 log_error("evidence: unexpected argument '%s'", argv[optind]);
                 return EXIT_USAGE;
         }
-        if (random_nonce && RAND_bytes(nonce, (int) nonce_size) != 1)
+        if (credential && !random_nonce) {
+                log_error("--credential and --nonce: the credential's secret is the nonce");
+                return EXIT_USAGE;
+        }
+        if (random_nonce && !credential && RAND_bytes(nonce, (int) nonce_size) != 1)
                 return log_error("Cannot make a nonce"), EXIT_INTERNAL;
-        hex_encode_buf(nonce, nonce_size, nonce_hex);
 
 #define FAIL(r, what)                                                                    \
         do {                                                                             \
@@ -387,6 +409,12 @@ int evidence_main(int argc, char **argv) {
         r = tpm_device_ak(t, ak_handle, true, ak_type, &ak_pub, &ak_size, &d);
         if (r < 0)
                 FAIL(r, "Cannot get the attestation key");
+        if (credential) {
+                r = credential_activate(t, ak_handle, ek_type, credential, nonce, &nonce_size, &d);
+                if (r < 0)
+                        FAIL(r, "Cannot activate the verifier's credential");
+        }
+        hex_encode_buf(nonce, nonce_size, nonce_hex);
         r = tpm_device_banks(t, banks, &n_banks, &d);
         if (r < 0)
                 FAIL(r, "Cannot list the PCR banks");

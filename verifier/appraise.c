@@ -12,6 +12,7 @@
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "vtpm/credential.h"
 #include "vtpm/eventlog.h"
 #include "vtpm/hcl-report.h"
 #include "vtpm/tpm-attest.h"
@@ -406,10 +407,10 @@ static int opt_b64(json_object *o, const char *where, const char *key, size_t ma
         if (!json_object_object_get_ex(o, key, &v))
                 return -ENOENT;
         if (!json_object_is_type(v, json_type_string))
-                return diag_set(d, -EBADMSG, "AttestationInfo: %s%s is not a string", where, key);
+                return diag_set(d, -EBADMSG, "%s%s is not a string", where, key);
         s = json_object_get_string(v);
         if (base64url_decode(s, strlen(s), max, ret, ret_size) < 0)
-                return diag_set(d, -EBADMSG, "AttestationInfo: %s%s is not base64 (or too large)",
+                return diag_set(d, -EBADMSG, "%s%s is not base64 (or too large)",
                                 where, key);
         return 0;
 }
@@ -417,7 +418,7 @@ static int opt_b64(json_object *o, const char *where, const char *key, size_t ma
 static int need_b64(json_object *o, const char *where, const char *key, size_t max,
                     uint8_t **ret, size_t *ret_size, Diag *d) {
         int r = opt_b64(o, where, key, max, ret, ret_size, d);
-        return r == -ENOENT ? diag_set(d, -EBADMSG, "AttestationInfo: %s%s is missing", where, key)
+        return r == -ENOENT ? diag_set(d, -EBADMSG, "%s%s is missing", where, key)
                             : r;
 }
 
@@ -428,7 +429,7 @@ static int os_text_claim(json_object *info, const char *key, json_object *claims
         size_t n;
         int r;
 
-        r = opt_b64(info, "", key, 1024, &t, &n, d);
+        r = opt_b64(info, "AttestationInfo: ", key, 1024, &t, &n, d);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -510,9 +511,9 @@ static int isolation_sevsnp(const AppraiseContext *ctx, json_object *iso, EVP_PK
             !json_object_is_type(ev, json_type_object))
                 return diag_set(d, -EBADMSG, "AttestationInfo: IsolationInfo.Evidence is missing "
                                 "or not an object");
-        r = need_b64(ev, "IsolationInfo.Evidence.", "Proof", REPORT_JSON_MAX, &proof, &proof_size, d);
+        r = need_b64(ev, "AttestationInfo: IsolationInfo.Evidence.", "Proof", REPORT_JSON_MAX, &proof, &proof_size, d);
         if (r >= 0)
-                r = need_b64(ev, "IsolationInfo.Evidence.", "RunTimeData", RUNTIME_CLAIMS_MAX, &rt,
+                r = need_b64(ev, "AttestationInfo: IsolationInfo.Evidence.", "RunTimeData", RUNTIME_CLAIMS_MAX, &rt,
                              &rt_size, d);
         if (r < 0)
                 return r;
@@ -683,40 +684,119 @@ static int events_claim(const EventLog *log, json_object *claims) {
         return json_add(claims, "events", TAKE_PTR(o));
 }
 
-/* Trusted launch: AikCert (leaf first) must chain to a configured AK CA at ctx->now. */
-static int ak_vouch_ca(const AppraiseContext *ctx, json_object *tpm, Diag *d) {
+/* Verifies leaf (with untrusted intermediates) against store at now; the reason in *ret_error. */
+static bool chain_verifies(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted, time_t now,
+                           int *ret_error) {
+        X509_STORE_CTX *sc = X509_STORE_CTX_new();
+        int ok = 0;
+
+        *ret_error = X509_V_ERR_OUT_OF_MEM;
+        if (!sc)
+                return false;
+        if (X509_STORE_CTX_init(sc, store, leaf, untrusted)) {
+                X509_STORE_CTX_set_time(sc, 0, now);
+                ok = X509_verify_cert(sc);
+                *ret_error = X509_STORE_CTX_get_error(sc);
+        }
+        X509_STORE_CTX_free(sc);
+        return ok == 1;
+}
+
+/* Trusted launch: the AK is vouched for by AikCert chaining to a configured AK CA, or by a
+ * credential activated for it (the quote's extraData). *ret_by says which. */
+static int ak_vouch_trusted_launch(const AppraiseContext *ctx, json_object *tpm,
+                                   const TPMT_PUBLIC *ak_public, const TPMS_ATTEST *attest,
+                                   const char **ret_by, Diag *d) {
         _cleanup_(freep) uint8_t *der = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
-        X509_STORE_CTX *sc;
+        char why[160] = "";
         size_t size;
-        int r, ok;
+        int r, err;
 
-        if (!ctx->ak_ca)
+        if (ctx->ak_ca) {
+                r = opt_b64(tpm, "AttestationInfo: TpmInfo.", "AikCert", 64 * 1024, &der, &size, d);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                if (r == -ENOENT)
+                        (void) snprintf(why, sizeof(why), "no TpmInfo.AikCert");
+                else if (x509_parse_bundle(der, size, &certs) < 0)
+                        return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo.AikCert is not a "
+                                        "certificate");
+                else if (chain_verifies(ctx->ak_ca, sk_X509_value(certs, 0), certs, ctx->now, &err)) {
+                        *ret_by = "ak-ca";
+                        return 0;
+                } else
+                        (void) snprintf(why, sizeof(why), "TpmInfo.AikCert does not chain to a "
+                                        "configured AK certificate authority: %s",
+                                        X509_verify_cert_error_string(err));
+        }
+        if (ctx->ak_activated && ak_public) {
+                TPM2B_NAME name;
+
+                if (tpm_public_name(ak_public, &name) < 0)
+                        return -ENOMEM;
+                if (attest->extraData.size > 0 &&
+                    ctx->ak_activated(ctx->activation_userdata, name.name, name.size,
+                                      attest->extraData.buffer, attest->extraData.size)) {
+                        *ret_by = "ek-chain";
+                        return 0;
+                }
+                if (!why[0] || !ctx->ak_ca)
+                        (void) snprintf(why, sizeof(why), "the quote's nonce is not the secret of "
+                                        "a live credential activated for this AK");
+        }
+        if (!ctx->ak_ca && !ctx->ak_activated)
                 return diag_set(d, -ENOKEY, "TrustedLaunch: nothing vouches for the AK (no AK "
-                                "certificate authority is configured, and there is no SEV-SNP "
-                                "report)");
-        r = opt_b64(tpm, "TpmInfo.", "AikCert", 64 * 1024, &der, &size, d);
-        if (r == -ENOENT)
-                return diag_set(d, -ENOKEY, "TrustedLaunch: no TpmInfo.AikCert to vouch for the AK");
+                                "certificate authority or EK certificate authority is configured, "
+                                "and there is no SEV-SNP report)");
+        if (!ctx->ak_ca && !ak_public)
+                return diag_set(d, -ENOKEY, "TrustedLaunch: credential activation needs AikPub "
+                                "as a TPM2B_PUBLIC (its name)");
+        return diag_set(d, -ENOKEY, "TrustedLaunch: nothing vouches for the AK: %s", why);
+}
+
+int appraise_credential_request(const AppraiseContext *ctx, const char *body, size_t size,
+                                uint8_t **ret_ek_public, size_t *ret_ek_size, TPM2B_NAME *ret_ak_name,
+                                Diag *d) {
+        _cleanup_(json_object_putp) json_object *req = NULL;
+        _cleanup_(freep) uint8_t *cert_bytes = NULL, *ek_bytes = NULL, *ak_bytes = NULL;
+        _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
+        size_t cert_size, ek_size, ak_size;
+        int r, err;
+
+        if (size > APPRAISE_BODY_MAX)
+                return diag_set(d, -E2BIG, "request: %zu bytes, at most %u", size, APPRAISE_BODY_MAX);
+        if (json_parse_capped(body, size, APPRAISE_BODY_MAX, 8, &req) < 0 ||
+            !json_object_is_type(req, json_type_object))
+                return diag_set(d, -EBADMSG, "request: not a JSON object");
+        r = need_b64(req, "request: ", "EkCert", 64 * 1024, &cert_bytes, &cert_size, d);
+        if (r >= 0)
+                r = need_b64(req, "request: ", "EkPub", TPM_PUBLIC_MAX_SIZE, &ek_bytes, &ek_size, d);
+        if (r >= 0)
+                r = need_b64(req, "request: ", "AikPub", TPM_PUBLIC_MAX_SIZE, &ak_bytes, &ak_size, d);
         if (r < 0)
                 return r;
-        if (x509_parse_bundle(der, size, &certs) < 0)
-                return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo.AikCert is not a certificate");
-        sc = X509_STORE_CTX_new();
-        if (!sc)
-                return -ENOMEM;
-        if (!X509_STORE_CTX_init(sc, ctx->ak_ca, sk_X509_value(certs, 0), certs)) {
-                X509_STORE_CTX_free(sc);
-                return -ENOMEM;
-        }
-        X509_STORE_CTX_set_time(sc, 0, ctx->now);
-        ok = X509_verify_cert(sc);
-        r = X509_STORE_CTX_get_error(sc);
-        X509_STORE_CTX_free(sc);
-        if (ok != 1)
-                return diag_set(d, -ENOKEY, "TrustedLaunch: TpmInfo.AikCert does not chain to a "
-                                "configured AK certificate authority: %s",
-                                X509_verify_cert_error_string(r));
+        if (x509_parse_bundle(cert_bytes, cert_size, &certs) < 0)
+                return diag_set(d, -EBADMSG, "request: EkCert is not a certificate");
+        if (!ctx->ek_ca)
+                return diag_set(d, -ENOKEY, "no EK certificate authority is configured");
+        if (!chain_verifies(ctx->ek_ca, sk_X509_value(certs, 0), certs, ctx->now, &err))
+                return diag_set(d, -ENOKEY, "EkCert does not chain to a configured EK certificate "
+                                "authority: %s", X509_verify_cert_error_string(err));
+        r = tpm_ek_public_matches_certificate(ek_bytes, ek_size, sk_X509_value(certs, 0));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return diag_set(d, r == -EBADMSG ? -EBADMSG : -EXDEV, "request: EkPub is not an "
+                                "EK public area we can use (%s)", strerror(-r));
+        if (r == 0)
+                return diag_set(d, -EXDEV, "EkPub is not the key EkCert certifies");
+        r = tpm_ak_public_check(ak_bytes, ak_size, ret_ak_name, d);
+        if (r < 0)
+                return diag_set(d, -EXDEV, "AikPub is not a restricted, fixedTPM, fixedParent "
+                                "signing key");
+        *ret_ek_public = TAKE_PTR(ek_bytes);
+        *ret_ek_size = ek_size;
         return 0;
 }
 
@@ -726,7 +806,7 @@ static int aik_cert_check(json_object *tpm, EVP_PKEY *ak, Diag *d) {
         size_t der_size;
         int r;
 
-        r = opt_b64(tpm, "TpmInfo.", "AikCert", 64 * 1024, &der, &der_size, d);
+        r = opt_b64(tpm, "AttestationInfo: TpmInfo.", "AikCert", 64 * 1024, &der, &der_size, d);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -748,7 +828,7 @@ static int enc_key_claim(json_object *tpm, EVP_PKEY *ak, const TpmPcrSet *quoted
         json_object *jwk, *ops;
         int r;
 
-        r = opt_b64(tpm, "TpmInfo.", "EncKeyPub", TPM_PUBLIC_MAX_SIZE, &pub, &pub_size, d);
+        r = opt_b64(tpm, "AttestationInfo: TpmInfo.", "EncKeyPub", TPM_PUBLIC_MAX_SIZE, &pub, &pub_size, d);
         if (r == -ENOENT) {
                 if (json_object_object_get_ex(tpm, "EncKeyCertifyInfo", NULL) ||
                     json_object_object_get_ex(tpm, "EncKeyCertifyInfoSignature", NULL))
@@ -757,10 +837,10 @@ static int enc_key_claim(json_object *tpm, EVP_PKEY *ak, const TpmPcrSet *quoted
                 return 0;
         }
         if (r >= 0)
-                r = need_b64(tpm, "TpmInfo.", "EncKeyCertifyInfo", TPM_ATTEST_MAX_SIZE, &info,
+                r = need_b64(tpm, "AttestationInfo: TpmInfo.", "EncKeyCertifyInfo", TPM_ATTEST_MAX_SIZE, &info,
                              &info_size, d);
         if (r >= 0)
-                r = need_b64(tpm, "TpmInfo.", "EncKeyCertifyInfoSignature", TPM_SIGNATURE_MAX_SIZE,
+                r = need_b64(tpm, "AttestationInfo: TpmInfo.", "EncKeyCertifyInfoSignature", TPM_SIGNATURE_MAX_SIZE,
                              &sig, &sig_size, d);
         if (r >= 0)
                 r = appraise_certified_key(ak, pub, pub_size, info, info_size, sig, sig_size,
@@ -799,7 +879,7 @@ static int client_payload_claims(json_object *info, json_object *runtime, json_o
                                         "a string", key);
                 if (!streq(key, "nonce"))
                         continue;
-                if (opt_b64(cp, "ClientPayload.", "nonce", 1024, &t, &n, d) < 0 || memchr(t, 0, n))
+                if (opt_b64(cp, "AttestationInfo: ClientPayload.", "nonce", 1024, &t, &n, d) < 0 || memchr(t, 0, n))
                         return diag_set(d, -EBADMSG, "AttestationInfo: ClientPayload.nonce is not "
                                         "base64 of a short string");
                 if (json_add_string(claims, "nonce", (const char *) t) < 0)
@@ -848,13 +928,13 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
                 return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo is missing or not an object");
 
         /* The quote: signed by the AK over the given PCRs (Azure's carry no nonce). */
-        r = need_b64(tpm, "TpmInfo.", "AikPub", TPM_PUBLIC_MAX_SIZE, &ak_bytes, &ak_size, d);
+        r = need_b64(tpm, "AttestationInfo: TpmInfo.", "AikPub", TPM_PUBLIC_MAX_SIZE, &ak_bytes, &ak_size, d);
         if (r >= 0)
                 r = tpm_ak_load(ak_bytes, ak_size, &ak, &ak_public, &has_public, d);
         if (r >= 0)
-                r = need_b64(tpm, "TpmInfo.", "PcrQuote", TPM_ATTEST_MAX_SIZE, &quote, &quote_size, d);
+                r = need_b64(tpm, "AttestationInfo: TpmInfo.", "PcrQuote", TPM_ATTEST_MAX_SIZE, &quote, &quote_size, d);
         if (r >= 0)
-                r = need_b64(tpm, "TpmInfo.", "PcrSignature", TPM_SIGNATURE_MAX_SIZE, &sig_bytes,
+                r = need_b64(tpm, "AttestationInfo: TpmInfo.", "PcrSignature", TPM_SIGNATURE_MAX_SIZE, &sig_bytes,
                              &sig_size, d);
         if (r >= 0)
                 r = tpm_signature_parse(sig_bytes, sig_size, ak, TPM_ALG_SHA256, &sig, &bare, d);
@@ -901,7 +981,7 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
                         return -ENOMEM;
 
         /* The event log (optional): must replay to the quoted PCRs. */
-        r = opt_b64(info, "", "TcgLogs", EVENTLOG_MAX_SIZE, &log_bytes, &log_size, d);
+        r = opt_b64(info, "AttestationInfo: ", "TcgLogs", EVENTLOG_MAX_SIZE, &log_bytes, &log_size, d);
         if (r >= 0) {
                 r = eventlog_parse(log_bytes, log_size, &log, d);
                 if (r >= 0)
@@ -933,8 +1013,10 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
                                               "sevsnp-report") < 0)
                         r = -ENOMEM;
         } else if (strcasecmp(type, "TrustedLaunch") == 0) {
-                r = ak_vouch_ca(ctx, tpm, d);
-                if (r >= 0 && json_add_string(claims, "x-ms-azurevm-ak-vouched-by", "ak-ca") < 0)
+                const char *by = NULL;
+
+                r = ak_vouch_trusted_launch(ctx, tpm, has_public ? &ak_public : NULL, &attest, &by, d);
+                if (r >= 0 && json_add_string(claims, "x-ms-azurevm-ak-vouched-by", by) < 0)
                         r = -ENOMEM;
         } else
                 r = diag_set(d, -EPROTONOSUPPORT, "AttestationInfo: IsolationInfo.Type '%.32s' is "

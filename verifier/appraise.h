@@ -47,6 +47,13 @@ typedef struct AppraiseContext {
         int (*crl_lookup)(void *userdata, int product, time_t now, uint8_t **ret,
                           size_t *ret_size, struct Diag *d);
         void *lookup_userdata;
+        /* Trusted launch by credential activation (appraise_credential_request): EK certificate
+         * authorities, and whether a quote's extraData is the secret of a live credential made
+         * for the AK named ak_name (single use: the callback consumes it). May be NULL. */
+        X509_STORE *ek_ca;
+        bool (*ak_activated)(void *userdata, const uint8_t *ak_name, size_t ak_name_size,
+                             const uint8_t *extra_data, size_t extra_size);
+        void *activation_userdata;
 } AppraiseContext;
 
 /* The claims appraisal adds for the policy only (read-only "pcrs", "events"); they are removed
@@ -89,9 +96,11 @@ int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
  * ctx->trust at ctx->now, SHA-256(Evidence.RunTimeData) = REPORT_DATA[0, 32) with the rest zero,
  * and the runtime claims' HCLAkPub = the AK; gives x-ms-isolation-tee {x-ms-attestation-type
  * "sevsnpvm", x-ms-sevsnpvm-*, x-ms-runtime = the runtime claims}. "TrustedLaunch": no hardware
- * evidence: the AK must be vouched for by ctx->ak_ca through AikCert (-ENOKEY when no CA is
- * configured, no AikCert is given, or its chain does not verify). Which one vouched is the claim
- * x-ms-azurevm-ak-vouched-by: "sevsnp-report" (the HCL report's HCLAkPub) or "ak-ca".
+ * evidence: the AK must be vouched for by ctx->ak_ca through AikCert, or by credential activation
+ * (ctx->ak_activated: the quote's extraData is the secret of a credential made for this AK
+ * against a certified EK; AikPub must then be a TPM2B_PUBLIC) — -ENOKEY when neither does.
+ * Which one vouched is the claim x-ms-azurevm-ak-vouched-by: "sevsnp-report" (the HCL report's
+ * HCLAkPub), "ak-ca" or "ek-chain".
  * For the policy only (not issued): "pcrs" ({"PCRs": [{"Index", "Digests": {"SHA256": hex}}]},
  * as MAA's TPM claims) and, with TcgLogs, "events" ({"Events": [...]}, see eventlog_to_maa_json).
  * Always: x-ms-attestation-type "azurevm", x-ms-ver, x-ms-azurevm-attested-pcrs (the quoted
@@ -105,6 +114,20 @@ int appraise_sevsnpvm(const AppraiseContext *ctx, const char *body, size_t size,
  */
 int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t size,
                         struct json_object **ret_claims, struct Diag *d);
+
+/*
+ * POST /credential (trusted launch, this service's own: MAA has no such endpoint): {"EkCert":
+ * base64 DER (or PEM) EK certificate, "EkPub": base64 TPM2B_PUBLIC of the EK, "AikPub": base64
+ * TPM2B_PUBLIC of the AK}. The EK certificate must chain to ctx->ek_ca at ctx->now, EkPub must
+ * be a restricted decryption key whose public key is the certificate's, and AikPub a restricted
+ * signing key that is fixedTPM and fixedParent (only such a key can be the AK the TPM activates
+ * the credential for). On success *ret_ek_public gets EkPub's bytes and *ret_ak_name the AK's
+ * name. -EBADMSG malformed, -E2BIG, -ENOKEY (no EK CA configured, or the chain does not verify),
+ * -EXDEV (EkPub is not the certificate's key, or a key of the wrong kind). Pure.
+ */
+int appraise_credential_request(const AppraiseContext *ctx, const char *body, size_t size,
+                                uint8_t **ret_ek_public, size_t *ret_ek_size, TPM2B_NAME *ret_ak_name,
+                                struct Diag *d);
 
 /* Shared with `check evidence` (verifier/check-evidence.c). Pure. */
 

@@ -358,15 +358,17 @@ static void test_malformed(void **state) {
  * AK certificate, SHA-256 quote without nonce). flip: an offset in the log to corrupt, or 0. */
 #define GCE "tpm/gce-cos-85/"
 #define NO_LOG SIZE_MAX
+static const char *tl_capture = "no-nonce";
 static char *make_tl_body(size_t flip) {
         static const struct {
                 const char *key, *path;
         } members[] = {
-                { "AikPub", GCE "ak-pub.tpmt" },
-                { "AikCert", GCE "ak-cert.der" },
-                { "PcrQuote", GCE "no-nonce.quote-sha256.tpms_attest" },
-                { "PcrSignature", GCE "no-nonce.quote-sha256.tpmt_signature" },
+                { "AikPub", "ak-pub.tpmt" },
+                { "AikCert", "ak-cert.der" },
+                { "PcrQuote", ".quote-sha256.tpms_attest" },
+                { "PcrSignature", ".quote-sha256.tpmt_signature" },
         };
+        char path[256];
         json_object *info = json_object_new_object(), *tpm = json_object_new_object(), *iso;
         json_object *arr = json_object_new_array();
         size_t n;
@@ -376,13 +378,16 @@ static char *make_tl_body(size_t flip) {
         const TpmPcrBank *bank;
 
         for (size_t i = 0; i < ELEMENTSOF(members); i++) {
-                buf = test_read_vector(members[i].path, &n);
+                (void) snprintf(path, sizeof(path), GCE "%s%s",
+                                members[i].path[0] == '.' ? tl_capture : "", members[i].path);
+                buf = test_read_vector(path, &n);
                 s = b64std(buf, n);
                 json_object_object_add(tpm, members[i].key, json_object_new_string(s));
                 free(s);
                 free(buf);
         }
-        buf = test_read_vector(GCE "no-nonce.pcrs-sha256.json", &n);
+        (void) snprintf(path, sizeof(path), GCE "%s.pcrs-sha256.json", tl_capture);
+        buf = test_read_vector(path, &n);
         assert_int_equal(tpm_pcrs_from_json((char *) buf, n, &pcrs, NULL), 0);
         free(buf);
         bank = tpm_pcr_set_bank(&pcrs, TPM_ALG_SHA256);
@@ -417,6 +422,24 @@ static char *make_tl_body(size_t flip) {
         free(s);
         json_object_put(info);
         return body;
+}
+
+/* The trusted-launch capture whose quote carries a nonce ("9009"), without its log. */
+static char *make_tl_body_nonce(void) {
+        char *body;
+
+        tl_capture = "nonce9009";
+        body = make_tl_body(NO_LOG);
+        tl_capture = "no-nonce";
+        return body;
+}
+
+static bool activated_answer;
+static size_t activated_name_size;
+static bool ak_activated(void *userdata, const uint8_t *name, size_t name_size, const uint8_t *extra,
+                         size_t extra_size) {
+        activated_name_size = name_size;
+        return activated_answer;
 }
 
 /* Trusted launch: nothing but a configured AK CA vouches for the AK (the CA that issued this
@@ -457,6 +480,30 @@ static void test_trusted_launch_vouching(void **state) {
                 X509_free(ca);
                 EVP_PKEY_free(k);
         }
+        /* Credential activation: the quote's nonce is (or is not) the secret of a live credential
+         * made for this AK's name. This capture's quote has no nonce, so nothing is asked. */
+        ctx.ak_ca = NULL;
+        ctx.ak_activated = ak_activated;
+        activated_answer = true;
+        memset(&d, 0, sizeof(d));
+        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d), -ENOKEY);
+        assert_non_null(strstr(d.text, "not the secret of a live credential"));
+        assert_int_equal(activated_name_size, 0);
+        free(body);
+        body = make_tl_body_nonce();
+        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d), 0);
+        assert_int_equal(activated_name_size, 2 + 32); /* SHA-256 name */
+        {
+                json_object *v;
+                assert_true(json_object_object_get_ex(claims, "x-ms-azurevm-ak-vouched-by", &v));
+                assert_string_equal(json_object_get_string(v), "ek-chain");
+        }
+        json_object_put(claims);
+        claims = NULL;
+        activated_answer = false;
+        memset(&d, 0, sizeof(d));
+        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d), -ENOKEY);
+        assert_non_null(strstr(d.text, "not the secret of a live credential"));
         free(body);
 }
 
