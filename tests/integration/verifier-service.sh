@@ -340,6 +340,24 @@ attest ""
 check "offline, no VCEK cached: 400 InvalidEvidence naming the VCEK" \
         jq -e '.error.code == "InvalidEvidence" and (.error.message | test("VCEK"))' "$tmp/resp"
 
+# --- under systemd: READY=1 when serving, WATCHDOG=1 at half the interval, STOPPING=1 ---
+stop
+NL=$top_builddir/tests/integration/notify-listen
+"$NL" "$tmp/notify.sock" 20 >"$tmp/notify.log" &
+nl_pid=$!
+for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.05; done
+NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=400000 start "$tmp/verifier.conf" ||
+        { echo "the server did not restart:"; cat "$tmp/server.log"; exit 99; }
+sleep 1.5
+stop
+wait "$nl_pid"
+check "sd_notify: READY=1 once serving" grep -q ' READY=1$' "$tmp/notify.log"
+check "sd_notify: WATCHDOG=1 about every 200 ms (watchdog 400 ms)" \
+        test "$(grep -c ' WATCHDOG=1$' "$tmp/notify.log")" -ge 4
+check "sd_notify: STOPPING=1 on SIGTERM" grep -q ' STOPPING=1$' "$tmp/notify.log"
+start "$tmp/verifier.conf" || { echo "the server did not restart:"; cat "$tmp/server.log"; exit 99; }
+attest ""
+
 req GET /metrics
 check "/metrics: policy updates and the latency histogram" \
         grep -q -e 'cvm_verifier_attest_duration_seconds_count [1-9]' "$tmp/resp"

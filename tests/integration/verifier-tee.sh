@@ -30,8 +30,8 @@ b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 # start TEE: a service with TEEAttestation=TEE; sets url, or returns 1 with the log in server.log
 start() {
-        printf '[Service]\nListen=127.0.0.1:0\nStateDirectory=%s/state\n[Signing]\nTEEAttestation=%s\n[SigningKey]\nKey=ephemeral\n' \
-                "$tmp" "$1" >"$tmp/verifier.conf"
+        printf '[Service]\nListen=127.0.0.1:0\nStateDirectory=%s/state\n[Signing]\nTEEAttestation=%s\n[SigningKey]\nKey=ephemeral\n[SNP]\nKDS=\nVCEKCache=%s/kds\nCheckRevocation=no\n' \
+                "$tmp" "$1" "$tmp" >"$tmp/verifier.conf"
         : >"$tmp/url"
         "$VERIFIER" serve --config "$tmp/verifier.conf" >"$tmp/url" 2>"$tmp/server.log" &
         pid=$!
