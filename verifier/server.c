@@ -1623,9 +1623,14 @@ static int serve_config(const char *path) {
                         r = EXIT_UNAVAILABLE;
                         goto out;
                 }
-                if (i == 0)
-                        format_url(&listens[i], port, tls, public_url, sizeof(public_url));
-                log_info("Listening on %s (%s)", c.listen[i], tls ? "TLS" : "plain HTTP, loopback");
+                {
+                        char u[URL_MAX];
+
+                        format_url(&listens[i], port, tls, u, sizeof(u));
+                        if (i == 0)
+                                memcpy(public_url, u, sizeof(public_url));
+                        log_info("Listening on %s (%s)", u, tls ? "TLS" : "plain HTTP, loopback");
+                }
         }
         wipe_free(tls_key, tls_key_size);
         tls_key = NULL;
