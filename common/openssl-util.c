@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "common/openssl-util.h"
@@ -126,5 +129,22 @@ int der_trim_padding(const uint8_t *buf, size_t size, size_t *ret) {
         if (len > size - hdr || !memeqzero(buf + hdr + len, size - hdr - len))
                 return -EBADMSG;
         *ret = hdr + len;
+        return 0;
+}
+
+int x509_to_base64(X509 *x, char **ret) {
+        unsigned char *der = NULL;
+        char *b64;
+        int n = i2d_X509(x, &der);
+
+        if (n <= 0)
+                return -ENOMEM;
+        b64 = malloc(4 * (((size_t) n + 2) / 3) + 1);
+        if (b64)
+                (void) EVP_EncodeBlock((unsigned char *) b64, der, n);
+        OPENSSL_free(der);
+        if (!b64)
+                return -ENOMEM;
+        *ret = b64;
         return 0;
 }

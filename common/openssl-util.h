@@ -43,5 +43,7 @@ int x509_parse_bundle(const uint8_t *buf, size_t size, STACK_OF(X509) **ret);
 int der_trim_padding(const uint8_t *buf, size_t size, size_t *ret);
 /* Parses one DER or PEM CRL. */
 int x509_crl_parse(const uint8_t *buf, size_t size, X509_CRL **ret);
+/* The DER of x in standard base64 (as JWK "x5c" holds certificates), a new string. -ENOMEM. */
+int x509_to_base64(X509 *x, char **ret);
 /* The subject commonName into buf (truncated to buf_size-1); -ENOENT if there is none. */
 int x509_common_name(const X509_NAME *name, char *buf, size_t buf_size);

@@ -153,30 +153,15 @@ int policy_upload_unsigned(const char *text, size_t size, char **ret) {
 
 int policy_upload_signer_jwk(X509 *signer, json_object **ret) {
         _cleanup_(json_object_putp) json_object *jwk = NULL;
+        _cleanup_(freep) char *b64 = NULL;
         json_object *x5c;
-        unsigned char *der = NULL;
-        char *b64;
-        int n;
 
-        if (jwk_from_pkey(X509_get0_pubkey(signer), NULL, &jwk) < 0)
+        if (jwk_from_pkey(X509_get0_pubkey(signer), NULL, &jwk) < 0 || x509_to_base64(signer, &b64) < 0)
                 return -ENOMEM;
-        n = i2d_X509(signer, &der);
-        if (n <= 0)
-                return -ENOMEM;
-        b64 = malloc(4 * ((size_t) n + 2) / 3 + 1);
-        if (!b64) {
-                OPENSSL_free(der);
-                return -ENOMEM;
-        }
-        (void) EVP_EncodeBlock((unsigned char *) b64, der, n);
-        OPENSSL_free(der);
         x5c = json_object_new_array();
-        if (!x5c || json_object_array_add(x5c, json_object_new_string(b64)) < 0 ||
-            json_add(jwk, "x5c", x5c) < 0) {
-                free(b64);
+        if (!x5c || json_add(jwk, "x5c", x5c) < 0 ||
+            json_object_array_add(x5c, json_object_new_string(b64)) < 0)
                 return -ENOMEM;
-        }
-        free(b64);
         *ret = TAKE_PTR(jwk);
         return 0;
 }

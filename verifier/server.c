@@ -185,24 +185,6 @@ static int respond_internal(struct MHD_Connection *c) {
 
 /* ---- signing keys ---- */
 
-static int x5c_of(X509 *x, char **ret) {
-        unsigned char *der = NULL;
-        int n = i2d_X509(x, &der);
-        char *b64;
-
-        if (n <= 0)
-                return -ENOMEM;
-        b64 = malloc(4 * ((size_t) n + 2) / 3 + 1);
-        if (!b64) {
-                OPENSSL_free(der);
-                return -ENOMEM;
-        }
-        (void) EVP_EncodeBlock((unsigned char *) b64, der, n);
-        OPENSSL_free(der);
-        *ret = b64;
-        return 0;
-}
-
 /*
  * The certificate of a signing key, published as the JWK's x5c as MAA does: self-signed, and,
  * when the service runs in an SEV-SNP guest (TEEAttestation=), carrying the guest's own report
@@ -241,7 +223,7 @@ static int signing_certificate(Server *s, EVP_PKEY *key, char **ret_x5c) {
                 log_info("The signing certificate carries this guest's SEV-SNP report "
                          "(measurement %s)", hex);
         }
-        return x5c_of(x, ret_x5c);
+        return x509_to_base64(x, ret_x5c);
 }
 
 static int generate_key(const char *alg, EVP_PKEY **ret) {

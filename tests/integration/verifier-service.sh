@@ -16,6 +16,9 @@ for tool in curl jq openssl base64 basenc; do
         command -v $tool >/dev/null 2>&1 || { echo "skip: $tool is not installed"; exit 77; }
 done
 [ -n "$V" ] && [ -d "$V" ] || { echo "skip: no vectors"; exit 77; }
+FAKE=$top_builddir/tests/integration/fake-kds
+NL=$top_builddir/tests/integration/notify-listen
+[ -x "$FAKE" ] && [ -x "$NL" ] || { echo "need $FAKE and $NL (make check builds them)"; exit 99; }
 
 tmp=$(mktemp -d "$top_builddir/tests/integration/verifier-service.XXXXXX") || exit 99
 pid=
@@ -298,7 +301,6 @@ check "once its tokens expired, the first key is unpublished" jq -e --arg a "$ki
 grep -q 'unpublished' "$tmp/server.log" && ok "the journal says so" || not_ok "log of the unpublished key" "$(tail -n 5 "$tmp/server.log")"
 
 # --- VCEKs from AMD's KDS (a fake one on loopback serving the real certificate) ---
-FAKE=$top_builddir/tests/integration/fake-kds
 hwid=$(od -An -tx1 -v -j $((0x1A0)) -N 64 "$tmp/report.bin" | tr -d ' \n')
 read -r -a b <<< "$(od -An -tu1 -v -j $((0x180)) -N 8 "$tmp/report.bin")"
 target="/vcek/v1/Milan/$hwid?blSPL=${b[0]}&teeSPL=${b[1]}&snpSPL=${b[6]}&ucodeSPL=${b[7]}"
@@ -342,7 +344,6 @@ check "offline, no VCEK cached: 400 InvalidEvidence naming the VCEK" \
 
 # --- under systemd: READY=1 when serving, WATCHDOG=1 at half the interval, STOPPING=1 ---
 stop
-NL=$top_builddir/tests/integration/notify-listen
 "$NL" "$tmp/notify.sock" 20 >"$tmp/notify.log" &
 nl_pid=$!
 for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.05; done
