@@ -406,7 +406,7 @@ static void test_policy_upload(void **state) {
         assert_int_equal(policy_upload_parse(body, strlen(body), NULL, false, &u, &d), 0);
         policy_upload_done(&u);
         /* One byte of the signature changed. */
-        body[strlen(body) - 2] ^= 1;
+        body[strlen(body) - 2] = body[strlen(body) - 2] == 'A' ? 'B' : 'A'; /* still base64url */
         memset(&d, 0, sizeof(d));
         assert_int_equal(policy_upload_parse(body, strlen(body), NULL, false, &u, &d), -EKEYREJECTED);
         free(body);
