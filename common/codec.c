@@ -115,25 +115,25 @@ int base64url_encode(const void *p, size_t n, char **ret) {
         return 0;
 }
 
-static int unb64char(char c) {
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '-' || c == '+')
-                return 62;
-        if (c == '_' || c == '/')
-                return 63;
-        return -EBADMSG;
-}
+/* Each character's 6-bit value plus one in either alphabet ('-'/'+' = 62, '_'/'/' = 63), 0 for
+ * anything else: one table look-up per character. */
+static const uint8_t b64_values[256] = {
+        ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+        ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+        ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+        ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
+        ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+        ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
+        ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+        ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+        ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['+'] = 63,
+        ['_'] = 64, ['/'] = 64,
+};
 
 int base64url_decode(const char *s, size_t len, size_t max_size, uint8_t **ret, size_t *ret_size) {
+        const uint8_t *in = (const uint8_t *) s;
         _cleanup_(freep) uint8_t *buf = NULL;
-        size_t o = 0, out_size;
-        uint32_t acc = 0;
-        int bits = 0;
+        size_t i = 0, o = 0, out_size, tail;
 
         /* Strip up to two '=' of padding, and only when the padded length is a multiple of 4. */
         if (len > 0 && s[len - 1] == '=') {
@@ -151,20 +151,37 @@ int base64url_decode(const char *s, size_t len, size_t max_size, uint8_t **ret, 
         buf = malloc(out_size + 1);
         if (!buf)
                 return -ENOMEM;
-        for (size_t i = 0; i < len; i++) {
-                int v = unb64char(s[i]);
-                if (v < 0)
+        /* Whole groups of four characters: three bytes each. */
+        for (; i + 4 <= len; i += 4) {
+                uint8_t a = b64_values[in[i]], b = b64_values[in[i + 1]],
+                        c = b64_values[in[i + 2]], d = b64_values[in[i + 3]];
+                uint32_t v;
+
+                if (!a || !b || !c || !d)
                         return -EBADMSG;
-                acc = acc << 6 | (uint32_t) v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        buf[o++] = (uint8_t) (acc >> bits);
-                }
+                v = (uint32_t) (a - 1) << 18 | (uint32_t) (b - 1) << 12 | (uint32_t) (c - 1) << 6 |
+                    (uint32_t) (d - 1);
+                buf[o++] = (uint8_t) (v >> 16);
+                buf[o++] = (uint8_t) (v >> 8);
+                buf[o++] = (uint8_t) v;
         }
-        /* Leftover bits must be zero (canonical encoding). */
-        if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-                return -EBADMSG;
+        /* Two or three characters left: one or two bytes, and the unused low bits must be zero
+         * (canonical encoding). */
+        tail = len - i;
+        if (tail > 0) {
+                uint8_t a = b64_values[in[i]], b = b64_values[in[i + 1]],
+                        c = tail == 3 ? b64_values[in[i + 2]] : 1;
+                uint32_t v;
+
+                if (!a || !b || !c)
+                        return -EBADMSG;
+                v = (uint32_t) (a - 1) << 18 | (uint32_t) (b - 1) << 12 | (uint32_t) (c - 1) << 6;
+                buf[o++] = (uint8_t) (v >> 16);
+                if (tail == 3)
+                        buf[o++] = (uint8_t) (v >> 8);
+                if ((tail == 2 && (v & 0xffff)) || (tail == 3 && (v & 0xff)))
+                        return -EBADMSG;
+        }
         buf[o] = 0;
         *ret_size = o;
         *ret = TAKE_PTR(buf);

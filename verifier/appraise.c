@@ -2,6 +2,7 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "common/codec.h"
 #include "common/diag.h"
@@ -12,6 +13,7 @@
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/endorsement-cache.h"
 #include "vtpm/credential.h"
 #include "vtpm/eventlog.h"
 #include "vtpm/hcl-report.h"
@@ -86,14 +88,46 @@ static int lookup_error(int r, bool evidence_side, const char *what, Diag *d) {
         return diag_set(d, -EAGAIN, "%s: not available now (%s)", what, strerror(-r));
 }
 
+/* The CRL in force for product (ctx->crl_lookup), parsed, and its SHA-256. */
+static int crl_for(const AppraiseContext *ctx, SnpProduct product, X509_CRL **ret,
+                   uint8_t hash[static 32], Diag *d) {
+        _cleanup_(freep) uint8_t *der = NULL;
+        size_t size;
+        int r;
+
+        r = ctx->crl_lookup(ctx->lookup_userdata, product, ctx->now, &der, &size, d);
+        if (r < 0)
+                return lookup_error(r, false, "AMD's CRL for this product", d);
+        if (x509_crl_parse(der, size, ret) < 0)
+                return diag_set(d, -EAGAIN, "AMD's CRL for this product: malformed");
+        (void) SHA256(der, size, hash);
+        return 0;
+}
+
+/* Version 2 reports do not name their product; the VCEK's issuer (the ASK or ASVK:
+ * "SEV-Milan", "SEV-VLEK-Genoa", ...) does, and the chain check holds it to that. */
+static SnpProduct product_of(const SnpReport *rep, X509 *leaf) {
+        char cn[64];
+
+        if (rep->product != SNP_PRODUCT_UNKNOWN ||
+            x509_common_name(X509_get_issuer_name(leaf), cn, sizeof(cn)) < 0)
+                return rep->product;
+        return strstr(cn, "Milan")   ? SNP_PRODUCT_MILAN
+               : strstr(cn, "Genoa") ? SNP_PRODUCT_GENOA
+               : strstr(cn, "Turin") ? SNP_PRODUCT_TURIN
+                                     : SNP_PRODUCT_UNKNOWN;
+}
+
 static int snp_proof_verify(const AppraiseContext *ctx, json_object *report_doc, SnpReport *ret,
                             Diag *d) {
-        _cleanup_(freep) uint8_t *report = NULL, *chain = NULL, *looked_up = NULL, *crl_der = NULL;
+        _cleanup_(freep) uint8_t *report = NULL, *chain = NULL, *looked_up = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *certs = NULL;
         _cleanup_(snp_endorsement_freep) SnpEndorsement *e = NULL;
         _cleanup_(X509_freep) X509 *fetched = NULL;
         _cleanup_(X509_CRL_freep) X509_CRL *crl = NULL;
-        size_t report_size, chain_size = 0, looked_up_size, crl_size;
+        uint8_t key[ENDORSEMENT_CACHE_KEY_SIZE], crl_hash[32], cached_crl_hash[32];
+        size_t report_size, chain_size = 0, looked_up_size = 0;
+        bool cached_has_crl = false;
         X509 *leaf = NULL;
         SnpReport rep;
         int r;
@@ -109,6 +143,30 @@ static int snp_proof_verify(const AppraiseContext *ctx, json_object *report_doc,
         r = snp_report_parse(report, report_size, &rep, d);
         if (r < 0)
                 return r;
+        if (!chain) {
+                r = ctx->vcek_lookup(ctx->lookup_userdata, &rep, &looked_up, &looked_up_size, d);
+                if (r < 0)
+                        return lookup_error(r, true, "the report's VCEK (not in the evidence)", d);
+        }
+
+        /* A chain verified before: only the report's signature is left to check (and that the
+         * CRL in force is the one the chain was checked against). */
+        if (ctx->endorsements) {
+                endorsement_cache_key(chain ?: looked_up, chain ? chain_size : looked_up_size, key);
+                if (endorsement_cache_get(ctx->endorsements, key, ctx->now, &e, &cached_has_crl,
+                                          cached_crl_hash) >= 0) {
+                        if (ctx->crl_lookup) {
+                                r = crl_for(ctx, e->product, &crl, crl_hash, d);
+                                if (r < 0)
+                                        return r;
+                                if (!cached_has_crl || memcmp(crl_hash, cached_crl_hash, 32) != 0)
+                                        e = snp_endorsement_free(e); /* a new CRL: verify again */
+                        }
+                        if (e)
+                                goto report;
+                }
+        }
+
         if (chain && x509_parse_bundle(chain, chain_size, &certs) < 0)
                 return diag_set(d, -EBADMSG, "request: VcekCertChain is not PEM certificates");
         for (int i = 0; certs && i < sk_X509_num(certs) && !leaf; i++) {
@@ -118,13 +176,9 @@ static int snp_proof_verify(const AppraiseContext *ctx, json_object *report_doc,
                     (streq(cn, "SEV-VCEK") || streq(cn, "SEV-VLEK")))
                         leaf = x;
         }
-        if (!leaf && ctx->vcek_lookup) {
-                const unsigned char *p;
+        if (looked_up) {
+                const unsigned char *p = looked_up;
 
-                r = ctx->vcek_lookup(ctx->lookup_userdata, &rep, &looked_up, &looked_up_size, d);
-                if (r < 0)
-                        return lookup_error(r, true, "the report's VCEK (not in the evidence)", d);
-                p = looked_up;
                 fetched = d2i_X509(NULL, &p, (long) looked_up_size);
                 if (!fetched)
                         return diag_set(d, -ENOKEY, "the report's VCEK: not a certificate");
@@ -132,29 +186,19 @@ static int snp_proof_verify(const AppraiseContext *ctx, json_object *report_doc,
         }
         if (!leaf)
                 return diag_set(d, -ENOKEY, "request: VcekCertChain holds no VCEK or VLEK");
-        if (ctx->crl_lookup) {
-                SnpProduct product = rep.product;
-                char cn[64];
-
-                /* Version 2 reports do not name their product; the VCEK's issuer (the ASK or
-                 * ASVK: "SEV-Milan", "SEV-VLEK-Genoa", ...) does, and the chain check below
-                 * holds it to that. */
-                if (product == SNP_PRODUCT_UNKNOWN &&
-                    x509_common_name(X509_get_issuer_name(leaf), cn, sizeof(cn)) >= 0)
-                        product = strstr(cn, "Milan")   ? SNP_PRODUCT_MILAN
-                                  : strstr(cn, "Genoa") ? SNP_PRODUCT_GENOA
-                                  : strstr(cn, "Turin") ? SNP_PRODUCT_TURIN
-                                                        : SNP_PRODUCT_UNKNOWN;
-                r = ctx->crl_lookup(ctx->lookup_userdata, product, ctx->now, &crl_der,
-                                    &crl_size, d);
+        if (ctx->crl_lookup && !crl) {
+                r = crl_for(ctx, product_of(&rep, leaf), &crl, crl_hash, d);
                 if (r < 0)
-                        return lookup_error(r, false, "AMD's CRL for this product", d);
-                if (x509_crl_parse(crl_der, crl_size, &crl) < 0)
-                        return diag_set(d, -EAGAIN, "AMD's CRL for this product: malformed");
+                        return r;
         }
         r = snp_endorsement_verify(ctx->trust, leaf, certs, crl, ctx->now, &e, d);
-        if (r >= 0)
-                r = snp_report_verify(e, &rep, report, report_size, d);
+        if (r < 0)
+                return r;
+        if (ctx->endorsements &&
+            endorsement_cache_put(ctx->endorsements, key, crl ? crl_hash : NULL, ctx->now, e) < 0)
+                return -ENOMEM;
+report:
+        r = snp_report_verify(e, &rep, report, report_size, d);
         if (r < 0)
                 return r;
         *ret = rep;
@@ -465,35 +509,6 @@ static int os_number_claim(json_object *info, const char *key, json_object *clai
 /* `secureboot` from the replayed (so authenticated) log: the last EV_EFI_VARIABLE_DRIVER_CONFIG
  * event on PCR 7 measuring SecureBoot (EFI global variable) with one byte of data. Absent when
  * the log has no such event. */
-static int secureboot_claim(const EventLog *log, json_object *claims) {
-        _cleanup_(json_object_putp) json_object *j = NULL;
-        json_object *events, *found = NULL;
-
-        if (eventlog_to_json(log, &j) < 0)
-                return -ENOMEM;
-        if (!json_object_object_get_ex(j, "events", &events))
-                return 0;
-        for (size_t i = 0; i < json_object_array_length(events); i++) {
-                json_object *e = json_object_array_get_idx(events, i), *v, *dec, *en;
-
-                if (!json_object_object_get_ex(e, "type_id", &v) ||
-                    (uint32_t) json_object_get_int64(v) != EV_EFI_VARIABLE_DRIVER_CONFIG ||
-                    !json_object_object_get_ex(e, "pcr", &v) || json_object_get_int(v) != 7 ||
-                    !json_object_object_get_ex(e, "decoded", &dec) ||
-                    !json_object_object_get_ex(dec, "name", &v) ||
-                    !streq(json_object_get_string(v), "SecureBoot") ||
-                    !json_object_object_get_ex(dec, "variable_guid", &v) ||
-                    strcasecmp(json_object_get_string(v),
-                               "8be4df61-93ca-11d2-aa0d-00e098032b8c") != 0 ||
-                    !json_object_object_get_ex(dec, "enabled", &en) ||
-                    !json_object_is_type(en, json_type_boolean))
-                        continue;
-                found = en;
-        }
-        if (found && json_add_bool(claims, "secureboot", json_object_get_boolean(found)) < 0)
-                return -ENOMEM;
-        return 0;
-}
 
 /* IsolationInfo of Type SevSnp: the SNP chain, REPORT_DATA = SHA-256(RunTimeData), HCLAkPub in
  * the runtime claims = the AK. Adds x-ms-isolation-tee. */
@@ -599,89 +614,125 @@ static int pcrs_claim(const TpmPcrSet *quoted, json_object *claims) {
         return json_add(claims, "pcrs", TAKE_PTR(o));
 }
 
-/* "events" for the policy, in the shape MAA gives its parsed TCG log: {"Events": [{"EventSeq",
- * "PcrIndex", "EventTypeString", "Digests": {"SHA256": hex}, "ProcessedData": {"VariableGuid"
- * (uppercase), "UnicodeName", "VariableData" (base64)} for EFI variable events}]}. */
-static int events_claim(const EventLog *log, json_object *claims) {
-        _cleanup_(json_object_putp) json_object *j = NULL, *o = json_object_new_object();
-        json_object *events, *arr = json_object_new_array();
+/* A UEFI_VARIABLE_DATA (GUID, UINT64 name length in characters, UINT64 data length, UTF-16LE
+ * name, data), or false when the event data is not exactly one. */
+typedef struct EfiVariable {
+        const uint8_t *guid; /* 16 bytes, EFI_GUID byte order */
+        char name[128];      /* ASCII of the name; other characters as '?' */
+        const uint8_t *data;
+        size_t data_size;
+} EfiVariable;
 
-        if (!o || !arr || json_add(o, "Events", arr) < 0 || eventlog_to_json(log, &j) < 0)
+static bool efi_variable(const TcgEvent *e, EfiVariable *ret) {
+        uint64_t nl = 0, dl = 0;
+
+        if (e->data_size < 32)
+                return false;
+        for (int b = 0; b < 8; b++) {
+                nl |= (uint64_t) e->data[16 + b] << (8 * b);
+                dl |= (uint64_t) e->data[24 + b] << (8 * b);
+        }
+        if (nl >= sizeof(ret->name) || dl > e->data_size || 32 + 2 * nl + dl != e->data_size)
+                return false;
+        ret->guid = e->data;
+        for (uint64_t c = 0; c < nl; c++) {
+                uint16_t u = (uint16_t) (e->data[32 + 2 * c] | e->data[33 + 2 * c] << 8);
+                ret->name[c] = u >= 0x20 && u < 0x7f ? (char) u : '?';
+        }
+        ret->name[nl] = '\0';
+        ret->data = e->data + 32 + 2 * nl;
+        ret->data_size = (size_t) dl;
+        return true;
+}
+
+static void guid_format(const uint8_t g[16], char out[37]) {
+        (void) snprintf(out, 37, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+                        g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11],
+                        g[12], g[13], g[14], g[15]);
+}
+
+/*
+ * From the event log, in one pass over the parsed events (no decoding beyond what is needed):
+ *  - "secureboot": the SecureBoot variable (EFI global GUID) measured into PCR 7, its last value
+ *    (absent when the log has none);
+ *  - "events" for the policy, in the shape MAA gives its parsed TCG log: {"Events": [{"EventSeq",
+ *    "PcrIndex", "EventTypeString", "Digests": {"SHA256": hex, ...}, "ProcessedData":
+ *    {"VariableGuid" (uppercase), "UnicodeName", "VariableData" (base64)} for EFI variable
+ *    events}]}.
+ */
+static int eventlog_claims(const EventLog *log, bool with_events, json_object *claims) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *arr = json_object_new_array_ext((int) log->n_events);
+        int secureboot = -1;
+
+        if (!o || !arr || json_add(o, "Events", arr) < 0)
                 return -ENOMEM;
-        if (!json_object_object_get_ex(j, "events", &events))
-                return json_add(claims, "events", TAKE_PTR(o));
-        for (size_t i = 0; i < json_object_array_length(events); i++) {
-                json_object *e = json_object_array_get_idx(events, i), *v, *n = json_object_new_object();
-                _cleanup_(freep) uint8_t *data = NULL;
-                size_t size = 0;
-                uint32_t type;
+        for (size_t i = 0; i < log->n_events; i++) {
+                if (!with_events) {
+                        /* Only the SecureBoot variable is wanted. */
+                        const TcgEvent *e = &log->events[i];
+                        EfiVariable var;
+                        char guid[37];
+
+                        if (e->type == EV_EFI_VARIABLE_DRIVER_CONFIG && e->pcr == 7 &&
+                            efi_variable(e, &var) && streq(var.name, "SecureBoot") &&
+                            var.data_size == 1) {
+                                guid_format(var.guid, guid);
+                                if (streq(guid, "8BE4DF61-93CA-11D2-AA0D-00E098032B8C"))
+                                        secureboot = var.data[0] != 0;
+                        }
+                        continue;
+                }
+                const TcgEvent *e = &log->events[i];
+                json_object *n = json_object_new_object(), *dg;
+                const char *type = eventlog_type_to_string(e->type);
+                char type_buf[16];
+                EfiVariable var;
 
                 if (!n || json_object_array_add(arr, n) < 0)
                         return -ENOMEM;
-                if (json_object_object_get_ex(e, "num", &v) && json_add(n, "EventSeq", json_object_get(v)) < 0)
-                        return -ENOMEM;
-                if (json_object_object_get_ex(e, "pcr", &v) && json_add(n, "PcrIndex", json_object_get(v)) < 0)
-                        return -ENOMEM;
-                if (json_object_object_get_ex(e, "type", &v) && json_add(n, "EventTypeString", json_object_get(v)) < 0)
-                        return -ENOMEM;
-                if (json_object_object_get_ex(e, "digests", &v)) {
-                        json_object *dg = json_object_new_object();
-
-                        if (!dg || json_add(n, "Digests", dg) < 0)
-                                return -ENOMEM;
-                        json_object_object_foreach(v, alg, hex) {
-                                char up[16];
-                                size_t k;
-
-                                for (k = 0; alg[k] && k < sizeof(up) - 1; k++)
-                                        up[k] = (char) (alg[k] >= 'a' && alg[k] <= 'z' ? alg[k] - 32 : alg[k]);
-                                up[k] = '\0';
-                                if (json_add(dg, up, json_object_get(hex)) < 0)
-                                        return -ENOMEM;
-                        }
+                if (!type) {
+                        (void) snprintf(type_buf, sizeof(type_buf), "0x%08x", e->type);
+                        type = type_buf;
                 }
-                if (!json_object_object_get_ex(e, "type_id", &v))
+                dg = json_object_new_object();
+                if (json_add_int(n, "EventSeq", (int64_t) i) < 0 ||
+                    json_add_int(n, "PcrIndex", e->pcr) < 0 ||
+                    json_add_string(n, "EventTypeString", type) < 0 || !dg ||
+                    json_add(n, "Digests", dg) < 0)
+                        return -ENOMEM;
+                for (size_t k = 0; k < e->n_digests; k++) {
+                        const char *name = e->digests[k].alg == TPM_ALG_SHA1     ? "SHA1"
+                                           : e->digests[k].alg == TPM_ALG_SHA256 ? "SHA256"
+                                           : e->digests[k].alg == TPM_ALG_SHA384 ? "SHA384"
+                                           : e->digests[k].alg == TPM_ALG_SHA512 ? "SHA512"
+                                                                                 : NULL;
+                        if (name && json_add_hex(dg, name, e->digests[k].digest, e->digests[k].size) < 0)
+                                return -ENOMEM;
+                }
+                if ((e->type != EV_EFI_VARIABLE_DRIVER_CONFIG && e->type != EV_EFI_VARIABLE_BOOT &&
+                     e->type != EV_EFI_VARIABLE_AUTHORITY && e->type != EV_EFI_VARIABLE_BOOT2) ||
+                    !efi_variable(e, &var))
                         continue;
-                type = (uint32_t) json_object_get_int64(v);
-                if (type != EV_EFI_VARIABLE_DRIVER_CONFIG && type != EV_EFI_VARIABLE_BOOT &&
-                    type != EV_EFI_VARIABLE_AUTHORITY && type != EV_EFI_VARIABLE_BOOT2)
-                        continue;
-                if (!json_object_object_get_ex(e, "data", &v) ||
-                    hex_decode(json_object_get_string(v), json_object_get_string_len(v), DATA_MAX,
-                               &data, &size) < 0)
-                        continue;
-                /* UEFI_VARIABLE_DATA: GUID, UINT64 name length (chars), UINT64 data length,
-                 * UTF-16 name, data. What does not fit gets no ProcessedData. */
-                if (size >= 32) {
-                        uint64_t nl = 0, dl = 0;
-                        char guid[37], name[256];
-                        json_object *pd;
+                {
+                        json_object *pd = json_object_new_object();
+                        char guid[37];
 
-                        for (int b = 0; b < 8; b++) {
-                                nl |= (uint64_t) data[16 + b] << (8 * b);
-                                dl |= (uint64_t) data[24 + b] << (8 * b);
-                        }
-                        if (nl > 255 || dl > size || 32 + 2 * nl + dl != size)
-                                continue;
-                        (void) snprintf(guid, sizeof(guid),
-                                        "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
-                                        data[3], data[2], data[1], data[0], data[5], data[4], data[7],
-                                        data[6], data[8], data[9], data[10], data[11], data[12],
-                                        data[13], data[14], data[15]);
-                        for (uint64_t c = 0; c < nl; c++) {
-                                uint16_t u = (uint16_t) (data[32 + 2 * c] | data[33 + 2 * c] << 8);
-                                name[c] = u >= 0x20 && u < 0x7f ? (char) u : '?';
-                        }
-                        name[nl] = '\0';
-                        pd = json_object_new_object();
+                        guid_format(var.guid, guid);
                         if (!pd || json_add(n, "ProcessedData", pd) < 0 ||
                             json_add_string(pd, "VariableGuid", guid) < 0 ||
-                            json_add_string(pd, "UnicodeName", name) < 0 ||
-                            b64_nopad(data + 32 + 2 * nl, (size_t) dl, pd, "VariableData") < 0)
+                            json_add_string(pd, "UnicodeName", var.name) < 0 ||
+                            b64_nopad(var.data, var.data_size, pd, "VariableData") < 0)
                                 return -ENOMEM;
+                        if (e->type == EV_EFI_VARIABLE_DRIVER_CONFIG && e->pcr == 7 &&
+                            streq(var.name, "SecureBoot") && var.data_size == 1 &&
+                            streq(guid, "8BE4DF61-93CA-11D2-AA0D-00E098032B8C"))
+                                secureboot = var.data[0] != 0;
                 }
         }
-        return json_add(claims, "events", TAKE_PTR(o));
+        if (secureboot >= 0 && json_add_bool(claims, "secureboot", secureboot) < 0)
+                return -ENOMEM;
+        return with_events ? json_add(claims, "events", TAKE_PTR(o)) : 0;
 }
 
 /* Verifies leaf (with untrusted intermediates) against store at now; the reason in *ret_error. */
@@ -800,9 +851,11 @@ int appraise_credential_request(const AppraiseContext *ctx, const char *body, si
         return 0;
 }
 
-static int aik_cert_check(json_object *tpm, EVP_PKEY *ak, Diag *d) {
+static int aik_cert_check(const AppraiseContext *ctx, json_object *tpm, EVP_PKEY *ak,
+                          const uint8_t *ak_bytes, size_t ak_size, Diag *d) {
         _cleanup_(freep) uint8_t *der = NULL;
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *cert = NULL;
+        uint8_t key[32];
         size_t der_size;
         int r;
 
@@ -811,10 +864,19 @@ static int aik_cert_check(json_object *tpm, EVP_PKEY *ak, Diag *d) {
                 return 0;
         if (r < 0)
                 return r;
+        /* Parsing a certificate costs more than the quote's signature (OpenSSL 3.0 builds a
+         * decoder for its key): once this certificate was seen with this AK, that is enough. */
+        if (ctx->facts) {
+                fact_cache_key("AikCert certifies AikPub", der, der_size, ak_bytes, ak_size, key);
+                if (fact_cache_has(ctx->facts, key))
+                        return 0;
+        }
         if (x509_parse_bundle(der, der_size, &cert) < 0 || sk_X509_num(cert) < 1)
                 return diag_set(d, -EBADMSG, "AttestationInfo: TpmInfo.AikCert is not a certificate");
         if (!pkey_equal(X509_get0_pubkey(sk_X509_value(cert, 0)), ak))
                 return diag_set(d, -EXDEV, "TpmInfo.AikCert certifies another key than AikPub");
+        if (ctx->facts)
+                fact_cache_add(ctx->facts, key);
         return 0;
 }
 
@@ -965,7 +1027,7 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
         }
         if (appraise_quoted_pcrs(&attest, &pcrs, &quoted) < 0)
                 return diag_set(d, -EXDEV, "TpmInfo.PCRs do not cover the quoted selection");
-        r = aik_cert_check(tpm, ak, d);
+        r = aik_cert_check(ctx, tpm, ak, ak_bytes, ak_size, d);
         if (r < 0)
                 return r;
 
@@ -987,9 +1049,7 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
                 if (r >= 0)
                         r = appraise_eventlog_check(log, &quoted, /* ret_verdicts= */ NULL, d);
                 if (r >= 0)
-                        r = secureboot_claim(log, claims);
-                if (r >= 0)
-                        r = events_claim(log, claims);
+                        r = eventlog_claims(log, !ctx->skip_events, claims);
                 if (r < 0)
                         return r;
         } else if (r != -ENOENT)

@@ -47,6 +47,14 @@ typedef struct AppraiseContext {
         int (*crl_lookup)(void *userdata, int product, time_t now, uint8_t **ret,
                           size_t *ret_size, struct Diag *d);
         void *lookup_userdata;
+        /* Verified endorsements by their chain's bytes (may be NULL): a chain seen before costs
+         * no chain verification while its entry holds (verifier/endorsement-cache.h). */
+        struct EndorsementCache *endorsements;
+        /* Leave out the "events" claim (when nothing will read it: building it costs more than
+         * the quote's signature). */
+        bool skip_events;
+        /* Facts established before (may be NULL): that an AikCert certifies an AikPub. */
+        struct FactCache *facts;
         /* Trusted launch by credential activation (appraise_credential_request): EK certificate
          * authorities, and whether a quote's extraData is the secret of a live credential made
          * for the AK named ak_name (single use: the callback consumes it). May be NULL. */

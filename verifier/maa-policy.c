@@ -1533,6 +1533,12 @@ struct MaaPolicy {
         MaaPolicyVersion version;
         RuleList authorization, issuance;
         json_object *configuration;
+        /* The claim types its conditions can match, when every condition names its type with
+         * type == "literal" (sorted; then other incoming claims are never loaded: no rule could
+         * see them). all_types: some condition may match a claim of any type. */
+        char **types;
+        size_t n_types, n_types_alloc;
+        bool all_types;
 };
 
 static void rule_done(Rule *r) {
@@ -1563,6 +1569,9 @@ MaaPolicy *maa_policy_free(MaaPolicy *p) {
         rule_list_done(&p->authorization);
         rule_list_done(&p->issuance);
         json_object_put(p->configuration);
+        for (size_t i = 0; i < p->n_types; i++)
+                free(p->types[i]);
+        free(p->types);
         free(p);
         return NULL;
 }
@@ -2410,6 +2419,54 @@ static int parse_policy(Parser *p, MaaPolicy *policy) {
         return 0;
 }
 
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Fills p->types (or sets p->all_types): see struct MaaPolicy. */
+static int policy_collect_types(MaaPolicy *p) {
+        const RuleList *lists[] = { &p->authorization, &p->issuance };
+
+        for (size_t l = 0; l < ELEMENTSOF(lists) && !p->all_types; l++)
+                for (size_t i = 0; i < lists[l]->n && !p->all_types; i++) {
+                        const Rule *rule = &lists[l]->rules[i];
+
+                        for (size_t c = 0; c < rule->n_conds && !p->all_types; c++) {
+                                const Cond *cond = &rule->conds[c];
+                                const char *type = NULL;
+
+                                for (size_t k = 0; k < cond->n_props && !type; k++)
+                                        if (cond->props[k].prop == PROP_TYPE &&
+                                            cond->props[k].op == OP_EQ &&
+                                            cond->props[k].rhs->kind == EXPR_STRING)
+                                                type = cond->props[k].rhs->s;
+                                if (!type) {
+                                        p->all_types = true;
+                                        break;
+                                }
+                                if (GROW(p->types, p->n_types_alloc, p->n_types + 1) < 0)
+                                        return -ENOMEM;
+                                p->types[p->n_types] = strdup(type);
+                                if (!p->types[p->n_types])
+                                        return -ENOMEM;
+                                p->n_types++;
+                        }
+                }
+        if (p->n_types > 1)
+                qsort(p->types, p->n_types, sizeof(char *), cmp_strp);
+        return 0;
+}
+
+/* Whether a condition of p could match a claim of this type. */
+static bool policy_sees_type(const MaaPolicy *p, const char *type) {
+        return p->all_types ||
+               bsearch(&type, p->types, p->n_types, sizeof(char *), cmp_strp) != NULL;
+}
+
+bool maa_policy_reads_claim(const MaaPolicy *p, const char *type) {
+        return !p || policy_sees_type(p, type);
+}
+
 int maa_policy_compile(const char *text, size_t size, MaaPolicy **ret, Diag *d) {
         _cleanup_(maa_policy_freep) MaaPolicy *policy = NULL;
         _cleanup_(freep) Tok *toks = NULL;
@@ -2456,6 +2513,9 @@ int maa_policy_compile(const char *text, size_t size, MaaPolicy **ret, Diag *d) 
         if (r < 0)
                 return r;
         policy->version = p.version;
+        r = policy_collect_types(policy);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(policy);
         return 0;
 }
@@ -2594,7 +2654,7 @@ static bool type_is_read_only(const char *type) {
         return streq(type, "pcrs");
 }
 
-static int claims_load(Eval *e, json_object *incoming) {
+static int claims_load(Eval *e, const MaaPolicy *p, json_object *incoming) {
         int r;
 
         json_object_object_foreach(incoming, key, val) {
@@ -2603,7 +2663,9 @@ static int claims_load(Eval *e, json_object *incoming) {
                 bool ro = type_is_read_only(key);
 
                 r = 0;
-                if (!val)
+                /* A claim no condition can match is never seen: not loading it changes nothing
+                 * (and spares turning an object such as the event log into JSON text). */
+                if (!val || !policy_sees_type(p, key))
                         continue;
                 r = str_new(e, key, strlen(key), &type);
                 if (r < 0)
@@ -3184,7 +3246,7 @@ int maa_policy_evaluate(const MaaPolicy *p, json_object *incoming_claims, uint64
                 return -EINVAL;
         if (!json_object_is_type(incoming_claims, json_type_object))
                 return diag_set(d, -EINVAL, "incoming claims: not a JSON object");
-        r = claims_load(&e, incoming_claims);
+        r = claims_load(&e, p, incoming_claims);
         if (r < 0)
                 return diag_set(d, r, "incoming claims: %s",
                                 r == -E2BIG ? "too many claims or too much text" : "cannot load");

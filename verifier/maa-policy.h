@@ -123,6 +123,11 @@ struct json_object *maa_policy_configuration(const MaaPolicy *p);
 int maa_policy_evaluate(const MaaPolicy *p, struct json_object *incoming_claims, uint64_t now_usec,
                         MaaVerdict *ret, struct Diag *d);
 
+/* Whether some condition of p can match an incoming claim of this type (false only when every
+ * condition names its type with type == "literal" and none names this one): a claim the policy
+ * cannot read need not be computed. */
+bool maa_policy_reads_claim(const MaaPolicy *p, const char *type);
+
 /* Releases what a verdict owns and zeroes it. */
 void maa_verdict_done(MaaVerdict *v);
 

@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -61,6 +63,7 @@
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
 #include "verifier/config.h"
+#include "verifier/endorsement-cache.h"
 #include "verifier/kds.h"
 #include "verifier/keyring.h"
 #include "verifier/maa-policy.h"
@@ -75,6 +78,10 @@
 #define NONCE_LIFETIME_USEC (UINT64_C(300) * 1000000) /* five minutes */
 #define SECRET_FILE_MAX (64u * 1024u)
 #define URL_MAX 256
+/* Per connection, for headers and the read buffer: large enough that an AzureGuest body (about
+ * 100 KiB with an event log) arrives in a few reads, not dozens interleaved with other
+ * connections' work. Bodies themselves are kept outside it (Request.body, capped at BODY_MAX). */
+#define CONNECTION_MEMORY ((size_t) 256 * 1024)
 
 /* Latency histogram bounds (milliseconds) for /metrics. */
 static const unsigned latency_bounds_ms[] = { 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000 };
@@ -115,6 +122,8 @@ typedef struct Server {
         SnpTrust *trust;
         X509_STORE *ak_ca, *ek_ca;
         Kds *kds;                 /* VCEKs and CRLs the evidence does not carry; NULL in --dev */
+        EndorsementCache *endorsements; /* verified SNP chains, by their bytes */
+        FactCache *facts;               /* AK certificates seen with their AKs */
         bool check_revocation;
         pthread_rwlock_t keys_lock; /* guards keys */
         KeyRing keys;
@@ -536,11 +545,21 @@ static int handle_metrics(Server *s, struct MHD_Connection *c) {
             "cvm_verifier_verdicts_total{verdict=\"malformed\"} %lu\n"
             "# HELP cvm_verifier_policy_updates_total Policies set or reset.\n"
             "# TYPE cvm_verifier_policy_updates_total counter\n"
-            "cvm_verifier_policy_updates_total %lu\n"
-            "# HELP cvm_verifier_attest_duration_seconds Time to answer an attestation request.\n"
-            "# TYPE cvm_verifier_attest_duration_seconds histogram\n",
+            "cvm_verifier_policy_updates_total %lu\n",
             atomic_load(&s->requests), atomic_load(&s->tokens), atomic_load(&s->denied),
             atomic_load(&s->rejected), atomic_load(&s->malformed), atomic_load(&s->policy_updates));
+        if (s->endorsements) {
+                uint64_t hits, misses;
+
+                endorsement_cache_stats(s->endorsements, &hits, &misses);
+                PUT("# HELP cvm_verifier_endorsement_cache_total SEV-SNP chains found verified, or not.\n"
+                    "# TYPE cvm_verifier_endorsement_cache_total counter\n"
+                    "cvm_verifier_endorsement_cache_total{result=\"hit\"} %" PRIu64 "\n"
+                    "cvm_verifier_endorsement_cache_total{result=\"miss\"} %" PRIu64 "\n",
+                    hits, misses);
+        }
+        PUT("# HELP cvm_verifier_attest_duration_seconds Time to answer an attestation request.\n"
+            "# TYPE cvm_verifier_attest_duration_seconds histogram\n");
         for (size_t i = 0; i < N_BUCKETS; i++) {
                 cum += atomic_load(&s->latency[i]);
                 if (i < ELEMENTSOF(latency_bounds_ms))
@@ -590,13 +609,18 @@ static const char default_policy_sevsnpvm[] =
         "};\n";
 
 /* The default AzureGuest policy: the evidence verified as a whole (quote, PCRs, event log,
- * certified key, and the AK vouched for by the SNP report or a configured CA); permit an azurevm
- * whose SNP guest, when there is one, is not debuggable. */
+ * certified key, and the AK vouched for by the SNP report, an AK CA or the EK); permit a
+ * trusted-launch VM, and a confidential VM whose SNP guest is not debuggable (the SNP claims are
+ * inside x-ms-isolation-tee). */
 static const char default_policy_azureguest[] =
         "version=1.2;\n"
         "authorizationrules {\n"
+        "    c:[type==\"x-ms-isolation-tee\"] => add(type=\"tee-is-debuggable\",\n"
+        "        value=JsonToClaimValue(JmesPath(c.value, \"\\\"x-ms-sevsnpvm-is-debuggable\\\"\")));\n"
         "    c:[type==\"x-ms-attestation-type\", value==\"azurevm\"] &&\n"
-        "    ![type==\"x-ms-sevsnpvm-is-debuggable\", value==true] => permit();\n"
+        "    ![type==\"x-ms-isolation-tee\"] => permit();\n"
+        "    c:[type==\"x-ms-attestation-type\", value==\"azurevm\"] &&\n"
+        "    d:[type==\"tee-is-debuggable\", value==false] => permit();\n"
         "};\n";
 
 static void tenant_policy_done(TenantPolicy *p) {
@@ -903,6 +927,8 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
                 .vcek_lookup = s->kds ? kds_vcek_lookup : NULL,
                 .crl_lookup = s->kds && s->check_revocation ? crl_lookup : NULL,
                 .lookup_userdata = s->kds,
+                .endorsements = s->endorsements,
+                .facts = s->facts,
                 .ek_ca = s->ek_ca,
                 .ak_activated = s->ek_ca ? ak_activated : NULL,
                 .activation_userdata = s,
@@ -914,6 +940,12 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
         int r;
 
         req->attest = true;
+        /* The event log as the "events" claim only when the policy or the reference values
+         * read it. */
+        pthread_rwlock_rdlock(&t->lock);
+        ctx.skip_events = !maa_policy_reads_claim(t->policy[type].compiled, "events") &&
+                          !t->reference;
+        pthread_rwlock_unlock(&t->lock);
         r = (azureguest ? appraise_azureguest : appraise_sevsnpvm)(&ctx, req->body ?: "", req->size,
                                                                    &claims, &d);
         if (r == -ENOMEM || r == -EIO) {
@@ -1117,6 +1149,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         return handle_policy_set(s, t, type, req, false, c);
         }
         return respond_error(c, MHD_HTTP_NOT_FOUND, "NotFound", "no such endpoint");
+}
+
+/* Answers go out as soon as they are written: with Nagle's algorithm, the last part of a
+ * response can wait for the client's delayed acknowledgement (40 ms on Linux). */
+static void connection_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe) {
+        const union MHD_ConnectionInfo *info;
+        int one = 1;
+
+        if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+                return;
+        info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info)
+                (void) setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -1375,8 +1421,9 @@ static int start_daemon(Server *s, const Listen *l, unsigned threads, unsigned t
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &l->addr,
                              MHD_OPTION_THREAD_POOL_SIZE, threads,
                              MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
                              MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                             MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
                              MHD_OPTION_ARRAY, tls,
                              MHD_OPTION_END);
         if (!d)
@@ -1408,6 +1455,8 @@ static void server_free(Server *s) {
         X509_STORE_free(s->ak_ca);
         X509_STORE_free(s->ek_ca);
         kds_free(s->kds);
+        endorsement_cache_free(s->endorsements);
+        fact_cache_free(s->facts);
         keyring_done(&s->keys);
         for (size_t i = 0; i < s->n_tenants; i++) {
                 Tenant *t = &s->tenants[i];
@@ -1467,13 +1516,26 @@ static void block_signals(void) {
 }
 
 static void server_init(Server *s) {
+        /* A verified chain is trusted again for an hour at most (then verified anew, with the
+         * CRL then in force); 256 chains cover a fleet's VCEKs at a few TCB versions. */
+        if (endorsement_cache_new(256, 3600, &s->endorsements) < 0)
+                s->endorsements = NULL; /* every chain is verified every time */
+        if (fact_cache_new(1024, &s->facts) < 0)
+                s->facts = NULL;
         pthread_mutex_init(&s->nonce_lock, NULL);
         pthread_rwlock_init(&s->keys_lock, NULL);
         nonce_store_init(&s->nonces, NONCE_LIFETIME_USEC);
 }
 
+/* The CPUs this process may run on (its affinity, as taskset or systemd's CPUAffinity= set
+ * it), else those online: more worker threads than that only take turns on the same CPUs. */
 static unsigned cpu_count(void) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cpu_set_t set;
+        long n;
+
+        if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+                return (unsigned) CPU_COUNT(&set);
+        n = sysconf(_SC_NPROCESSORS_ONLN);
         return n > 0 ? (unsigned) n : 1;
 }
 

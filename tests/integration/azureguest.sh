@@ -69,6 +69,15 @@ jq -e --arg n "$nonce" '.claims["x-ms-attestation-type"] == "azurevm"
         ok "claims: azurevm, the SNP isolation TEE, attested PCRs, the encryption key, nonce, secure boot" ||
         not_ok "claims" "$(jq -c .claims "$tmp/claims.json" | head -c 600)"
 
+# The default policy: an SNP guest whose POLICY allows debugging (bit 19) gets no token.
+"$SIM" set --dir "$tmp/vm" policy=0xb0000 >/dev/null 2>&1 || { echo "cvm-sim set failed"; exit 99; }
+"$AGENT" evidence --format maa --vcek-chain "$tmp/chain.pem" --out "$tmp/body-debug.json" 2>/dev/null
+status=$(curl -s -o "$tmp/resp-debug.json" -w '%{http_code}' -d @"$tmp/body-debug.json" "$url/attest/AzureGuest")
+[ "$status" = 400 ] && jq -e '.error.code == "PolicyEvaluationError"' "$tmp/resp-debug.json" >/dev/null &&
+        ok "a debuggable SNP guest: the default policy denies (400 PolicyEvaluationError)" ||
+        not_ok "debuggable guest" "status $status: $(cat "$tmp/resp-debug.json")"
+"$SIM" set --dir "$tmp/vm" policy=0x30000 >/dev/null 2>&1
+
 # A PCR moves after the evidence: the TPM will not make the same key, the token stays sealed.
 "$AGENT" evidence --format maa --vcek-chain "$tmp/chain.pem" --out "$tmp/body2.json" 2>/dev/null
 curl -s -o "$tmp/resp2.json" -d @"$tmp/body2.json" "$url/attest/AzureGuest"
