@@ -12,6 +12,8 @@
 #include "common/time-util.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/endorsement-cache.h"
+#include "verifier/maa-policy.h"
 #include "vtpm/hcl-report.h"
 #include "tests/unit/test-util.h"
 
@@ -164,6 +166,90 @@ static void test_lookups(void **state) {
         free(body);
 }
 
+/* The service's caches: a chain verified once costs only the report's signature afterwards, as
+ * long as the CRL in force is the one it was checked against; a tampered report still fails. */
+static void test_endorsement_cache(void **state) {
+        EndorsementCache *cache = NULL;
+        FactCache *facts = NULL;
+        AppraiseContext ctx = { .trust = trust, .now = time(NULL) };
+        json_object *claims = NULL;
+        uint64_t hits, misses;
+        uint8_t k1[32], k2[32];
+        char *body;
+        Diag d = {};
+
+        SKIP_WITHOUT_VECTORS();
+        assert_int_equal(endorsement_cache_new(2, 3600, &cache), 0);
+        ctx.endorsements = cache;
+        body = make_body(TAZ "hcl-report.bin", TAZ "vcek.pem", NULL, false);
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), 0);
+        json_object_put(claims);
+        claims = NULL;
+        endorsement_cache_stats(cache, &hits, &misses);
+        assert_int_equal(hits, 0);
+        assert_int_equal(misses, 1);
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), 0);
+        json_object_put(claims);
+        claims = NULL;
+        endorsement_cache_stats(cache, &hits, &misses);
+        assert_int_equal(hits, 1);
+        free(body);
+        /* The same chain, a report that does not verify: still refused. */
+        body = make_body(TAZ "hcl-report.bin", TAZ "vcek.pem", NULL, true);
+        assert_true(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d) < 0);
+        assert_null(claims);
+        free(body);
+        /* Outside the leaf's validity or past the ttl: verified again (and then refused). */
+        ctx.now = 4102444800; /* 2100 */
+        body = make_body(TAZ "hcl-report.bin", TAZ "vcek.pem", NULL, false);
+        memset(&d, 0, sizeof(d));
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), -EKEYEXPIRED);
+        endorsement_cache_stats(cache, &hits, &misses);
+        assert_int_equal(misses, 2);
+        free(body);
+        /* A CRL is required and none can be had: never answered from the cache. */
+        ctx.now = time(NULL);
+        ctx.crl_lookup = crl_lookup;
+        crl_result = -ENOENT;
+        body = make_body(TAZ "hcl-report.bin", TAZ "vcek.pem", NULL, false);
+        assert_int_equal(appraise_sevsnpvm(&ctx, body, strlen(body), &claims, &d), -EAGAIN);
+        free(body);
+        endorsement_cache_free(cache);
+
+        /* Facts: keyed by label and both byte strings, bounded, least recently used out. */
+        assert_int_equal(fact_cache_new(1, &facts), 0);
+        fact_cache_key("l", "ab", 2, "c", 1, k1);
+        fact_cache_key("l", "a", 1, "bc", 2, k2);
+        assert_memory_not_equal(k1, k2, 32);
+        assert_false(fact_cache_has(facts, k1));
+        fact_cache_add(facts, k1);
+        assert_true(fact_cache_has(facts, k1));
+        fact_cache_add(facts, k2);
+        assert_true(fact_cache_has(facts, k2));
+        assert_false(fact_cache_has(facts, k1));
+        fact_cache_free(facts);
+}
+
+/* Which incoming claims a policy can read: only the types its conditions name, unless a
+ * condition names none. */
+static void test_policy_reads(void **state) {
+        static const char named[] = "version=1.2;\nauthorizationrules {\n"
+                                    "  c:[type==\"pcrs\"] && ![type==\"x\", value==1] => permit();\n};\n";
+        static const char any[] = "version=1.2;\nauthorizationrules {\n"
+                                  "  c:[issuer==\"AttestationService\"] => permit();\n};\n";
+        MaaPolicy *p = NULL;
+        Diag d = {};
+
+        assert_int_equal(maa_policy_compile(named, strlen(named), &p, &d), 0);
+        assert_true(maa_policy_reads_claim(p, "pcrs"));
+        assert_true(maa_policy_reads_claim(p, "x"));
+        assert_false(maa_policy_reads_claim(p, "events"));
+        maa_policy_free(p);
+        assert_int_equal(maa_policy_compile(any, strlen(any), &p, &d), 0);
+        assert_true(maa_policy_reads_claim(p, "events"));
+        maa_policy_free(p);
+}
+
 static void test_real_reports(void **state) {
         _cleanup_(json_object_putp) json_object *token = NULL;
         json_object *tee;
@@ -259,6 +345,8 @@ int main(void) {
                 cmocka_unit_test(test_real_reports),
                 cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_lookups),
+                cmocka_unit_test(test_endorsement_cache),
+                cmocka_unit_test(test_policy_reads),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
