@@ -2460,7 +2460,8 @@ static int policy_collect_types(MaaPolicy *p) {
 /* Whether a condition of p could match a claim of this type. */
 static bool policy_sees_type(const MaaPolicy *p, const char *type) {
         return p->all_types ||
-               bsearch(&type, p->types, p->n_types, sizeof(char *), cmp_strp) != NULL;
+               (p->n_types > 0 &&
+                bsearch(&type, p->types, p->n_types, sizeof(char *), cmp_strp) != NULL);
 }
 
 bool maa_policy_reads_claim(const MaaPolicy *p, const char *type) {

@@ -53,9 +53,11 @@ static void ref_kdfa(uint16_t alg, const uint8_t *key, size_t key_size, const ch
                 memcpy(msg + m, label, l);
                 m += l;
                 msg[m++] = 0;
-                memcpy(msg + m, u, u_size);
+                if (u_size)
+                        memcpy(msg + m, u, u_size);
                 m += u_size;
-                memcpy(msg + m, v, v_size);
+                if (v_size)
+                        memcpy(msg + m, v, v_size);
                 m += v_size;
                 be32(msg + m, (uint32_t) out_size * 8);
                 m += 4;
@@ -83,9 +85,11 @@ static void ref_kdfe(uint16_t alg, const uint8_t *z, size_t z_size, const char *
                 m += z_size;
                 memcpy(msg + m, label, l + 1);
                 m += l + 1;
-                memcpy(msg + m, u, u_size);
+                if (u_size)
+                        memcpy(msg + m, u, u_size);
                 m += u_size;
-                memcpy(msg + m, v, v_size);
+                if (v_size)
+                        memcpy(msg + m, v, v_size);
                 m += v_size;
                 assert_true(EVP_Digest(msg, m, block, &bs, md, NULL));
                 memcpy(out + n, block, MIN((size_t) bs, out_size - n));

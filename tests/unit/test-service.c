@@ -264,8 +264,10 @@ static void test_keyring(void **state) {
         EVP_PKEY_up_ref(rsa_a);
         EVP_PKEY_up_ref(rsa_b);
         EVP_PKEY_up_ref(p256);
-        assert_int_equal(keyring_add(&k, p256, "RS256", 0, strdup("x")), -EINVAL);
-        assert_int_equal(keyring_add(&k, rsa_a, "ES256", 0, strdup("x")), -EINVAL);
+        x = strdup("x");
+        assert_int_equal(keyring_add(&k, p256, "RS256", 0, x), -EINVAL);
+        assert_int_equal(keyring_add(&k, rsa_a, "ES256", 0, x), -EINVAL);
+        free(x); /* not taken on failure */
         x = strdup("xa");
         assert_int_equal(keyring_add(&k, rsa_a, "RS256", 1000, x), 0);
         x = strdup("xa2");
