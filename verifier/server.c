@@ -140,7 +140,7 @@ typedef struct Server {
 
 typedef struct Request {
         char *body;
-        size_t size;
+        size_t size, capacity;
         bool too_big, attest;
         uint64_t start_usec;
 } Request;
@@ -1082,9 +1082,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         int type;
 
         if (!req) {
+                const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+                uint64_t n;
+
                 req = calloc(1, sizeof(*req));
                 if (!req)
                         return MHD_NO;
+                /* One allocation for a body whose length is announced (and allowed). */
+                if (cl && safe_atou64(cl, &n) >= 0 && n > 0 && n <= BODY_MAX) {
+                        req->body = malloc((size_t) n + 1);
+                        req->capacity = req->body ? (size_t) n : 0;
+                        if (req->body)
+                                req->body[0] = '\0';
+                }
                 req->start_usec = now_usec();
                 *con_cls = req;
                 atomic_fetch_add(&s->requests, 1);
@@ -1093,10 +1104,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (*upload_size > 0) {
                 /* Cap the body before anything parses it. */
                 if (!req->too_big && req->size + *upload_size <= BODY_MAX) {
-                        char *nb = realloc(req->body, req->size + *upload_size + 1);
-                        if (!nb)
-                                return MHD_NO;
-                        req->body = nb;
+                        if (req->size + *upload_size > req->capacity) {
+                                size_t cap = MAX(req->size + *upload_size, 2 * req->capacity);
+                                char *nb = realloc(req->body, MIN(cap, (size_t) BODY_MAX) + 1);
+
+                                if (!nb)
+                                        return MHD_NO;
+                                req->body = nb;
+                                req->capacity = MIN(cap, (size_t) BODY_MAX);
+                        }
                         memcpy(req->body + req->size, upload, *upload_size);
                         req->size += *upload_size;
                         req->body[req->size] = '\0';
