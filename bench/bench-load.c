@@ -939,8 +939,8 @@ static void print_results(const Load *l) {
         printf("  evidence    %s: %zu bytes, AK %s, isolation %s, posted unchanged\n", l->body_path,
                l->body_size, l->ak_desc, l->isolation);
         printf("  CPUs        %s\n", l->cpu_desc);
-        printf("              (the server's thread pool has one thread per online CPU, %ld)\n",
-               sysconf(_SC_NPROCESSORS_ONLN));
+        printf("              (the server's thread pool has one thread per CPU it may run on, %u)\n",
+               l->pin ? l->n_server_cpus : l->n_cpus);
         printf("  floor       1 / (1/P-384 verify + 1/RSA-2048 verify + 1/RSA-2048 sign): "
                "openssl speed\n              %.0f + %.0f + %.0f /s -> %.0f attestations/s per "
                "core\n",
