@@ -110,7 +110,7 @@ int key_unwrap_aes(const uint8_t aes_key[static KEY_WRAP_AES_KEY_SIZE], const ui
  * key_hsm, the member of the released JWK (response.key.key.key_hsm, spec/skr.md §2.1) that
  * carries the blob: base64url (no padding) of the UTF-8 JSON object
  *
- *     {"schema_version":"1.0","header":{"kid":KID,"alg":"dir","enc":ENC},"ciphertext":B64URL }
+ *     {"schema_version":"1.0","header":{"kid":KID,"alg":"dir","enc":ENC},"ciphertext":B64URL}
  *
  * The parser takes it from the agent's side, where it is untrusted until unwrapped.
  */

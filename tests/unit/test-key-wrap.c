@@ -266,7 +266,7 @@ static void test_kwp_rfc5649(void **state) {
                 const char *key, *wrapped;
         } v[] = {
                 { "c37b7e6492584340bed12207808941155068f738",
-                 "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a" },
+                  "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a" },
                 { "466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f" },
         };
         _cleanup_(freep) uint8_t *kek = NULL;
@@ -306,26 +306,28 @@ static void test_kwp_nist_vectors(void **state) {
         } v[] = {
                 /* [PLAINTEXT LENGTH = 8] COUNT = 0, 4 */
                 { "20e4ff6a88ffa9a2818b81702793d8a016722c2fa1ff445f24b9db293cb12069",
-                 "85011dc927b167f411b0b8e21b11d819", "d2" },
+                  "85011dc927b167f411b0b8e21b11d819", "d2" },
                 { "c32cb3e1e41a4b9f4de79989957866f5dd48dba38c22a6ebb80e14c84bdd9534",
-                 "c29b05c2619a58ecc1d239e7a34273cd", NULL },
+                  "c29b05c2619a58ecc1d239e7a34273cd", NULL },
                 /* [PLAINTEXT LENGTH = 64] COUNT = 1, 0 */
                 { "96503e950d01ee1664de77ef6c0108aea2cffcffd0cf282e58a3fb982914ff9c",
-                 "e5fa8bf0919d5a7163f2af43b3b549b8", "e731cf7c44ac7722" },
+                  "e5fa8bf0919d5a7163f2af43b3b549b8", "e731cf7c44ac7722" },
                 { "398444df32841be9e699c64faa92630c834564b8384876dceb471c4056fc8299",
-                 "30032c9a3ed00d29512d8c725fa86a4b", NULL },
+                  "30032c9a3ed00d29512d8c725fa86a4b", NULL },
                 /* [PLAINTEXT LENGTH = 72] COUNT = 1, 0 */
                 { "0e6d542f960c7e61ca190d7fd719fda157030a0a013164613a8c522b52ae685d",
-                 "b5cae8a82095abb3478ab167dbc0201d2f4dfc5f81bbe44e", "a957eb4ea02e68ba8b" },
+                  "b5cae8a82095abb3478ab167dbc0201d2f4dfc5f81bbe44e", "a957eb4ea02e68ba8b" },
                 { "64b69233fe392c0bcda28a931cc3527b1a8f29235c1adf6256556c685cb89b9f",
-                 "6b5fd75ad16eda04a8b29f1bc0411ae28befbad9e474f2d8", NULL },
+                  "6b5fd75ad16eda04a8b29f1bc0411ae28befbad9e474f2d8", NULL },
                 /* [PLAINTEXT LENGTH = 248] COUNT = 31, 32 */
                 { "c6cf2b1060916352c6ac9a6a7b536e1258e6fb6eb50f2a5f833620e9bf7f9b90",
-                 "cc089954d8bcda9064a260f9b167519855c16856a3b49358e48959ef20c267af34ddcfb22cbd6db4",
-                 "584bbe7f2b7f339da19aa3a17a5765e96f794308badb9f84a91e44f95ba3ca" },
+                  "cc089954d8bcda9064a260f9b167519855c16856"
+                  "a3b49358e48959ef20c267af34ddcfb22cbd6db4",
+                  "584bbe7f2b7f339da19aa3a17a5765e96f794308badb9f84a91e44f95ba3ca" },
                 { "d16c9044d246d48d3338e4b86c8b2becbf5f3c607fa1f0a63e44b64817d77320",
-                 "ed38527e28219ea61ab2145930cf50a601bb1c296fcd2816c86d3df3a40766b8a34df8ba54ddde00",
-                 NULL },
+                  "ed38527e28219ea61ab2145930cf50a601bb1c29"
+                  "6fcd2816c86d3df3a40766b8a34df8ba54ddde00",
+                  NULL },
         };
 
         (void) state;
@@ -689,46 +691,46 @@ static void test_key_hsm_hostile(void **state) {
                 { "{\"schema_version\":\"1.0\",\"header\":[]," CT "}", NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," HDR("\"k\"", "\"RSA-OAEP\"",
                                                     "\"RSA_AES_KEY_WRAP_256\"") "," CT "}",
-                 NULL, -EPROTONOSUPPORT },
+                  NULL, -EPROTONOSUPPORT },
                 { "{\"schema_version\":\"1.0\"," HDR("\"k\"", "null",
                                                     "\"RSA_AES_KEY_WRAP_256\"") "," CT "}",
-                 NULL, -EBADMSG },
+                  NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," HDR("\"k\"", "\"dir\"", "\"A256KW\"") "," CT "}",
-                 NULL, -EPROTONOSUPPORT },
+                  NULL, -EPROTONOSUPPORT },
                 { "{\"schema_version\":\"1.0\"," HDR("\"k\"", "\"dir\"",
                                                     "\"rsa_aes_key_wrap_256\"") "," CT "}",
-                 NULL, -EPROTONOSUPPORT },
+                  NULL, -EPROTONOSUPPORT },
                 { "{\"schema_version\":\"1.0\"," HDR("\"k\"", "\"dir\"",
                                                     "\"RSA_AES_KEY_WRAP_256\\u0000x\"") "," CT "}",
-                 NULL, -EPROTONOSUPPORT },
+                  NULL, -EPROTONOSUPPORT },
                 { "{\"schema_version\":\"1.0\"," HDR("\"k\"", "\"dir\"", "256") "," CT "}", NULL,
-                 -EBADMSG },
+                  -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," HDR("\"\"", "\"dir\"",
                                                     "\"RSA_AES_KEY_WRAP_256\"") "," CT "}",
-                 NULL, -EBADMSG },
+                  NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," HDR("\"a\\u0000b\"", "\"dir\"",
                                                     "\"RSA_AES_KEY_WRAP_256\"") "," CT "}",
-                 NULL, -EBADMSG },
+                  NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," HDR("{}", "\"dir\"",
                                                     "\"RSA_AES_KEY_WRAP_256\"") "," CT "}",
-                 NULL, -EBADMSG },
+                  NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\",\"header\":{\"alg\":\"dir\",\"enc\":"
-                 "\"RSA_AES_KEY_WRAP_256\"}," CT "}",
-                 NULL, -EBADMSG },
+                  "\"RSA_AES_KEY_WRAP_256\"}," CT "}",
+                  NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," GOOD_HDR "}", NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," GOOD_HDR ",\"ciphertext\":\"\"}", NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," GOOD_HDR ",\"ciphertext\":\"A\"}", NULL,
                   -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," GOOD_HDR ",\"ciphertext\":\"AA AA\"}", NULL,
-                 -EBADMSG },
+                  -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," GOOD_HDR ",\"ciphertext\":\"AA\\u0000A\"}", NULL,
-                 -EBADMSG },
+                  -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," GOOD_HDR ",\"ciphertext\":16}", NULL, -EBADMSG },
                 { "{\"schema_version\":\"1.0\"," GOOD_HDR ",\"ciphertext\":[\"AAAA\"]}", NULL,
-                 -EBADMSG },
+                  -EBADMSG },
                 /* nested deeper than KEY_HSM_DEPTH */
                 { "{\"schema_version\":\"1.0\"," GOOD_HDR "," CT ",\"x\":[[[[[]]]]]}", NULL,
-                 -EBADMSG },
+                  -EBADMSG },
         };
 
         (void) state;
