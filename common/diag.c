@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/diag.h"
 
@@ -12,5 +13,30 @@ int diag_set(Diag *d, int error, const char *fmt, ...) {
                 (void) vsnprintf(d->text, sizeof(d->text), fmt, ap);
                 va_end(ap);
         }
+        return error;
+}
+
+int diag_prefix(Diag *d, int error, const char *fmt, ...) {
+        char out[sizeof(d->text)];
+        const char *old;
+        size_t n, m;
+        va_list ap;
+
+        if (!d)
+                return error;
+        va_start(ap, fmt);
+        (void) vsnprintf(out, sizeof(out), fmt, ap);
+        va_end(ap);
+        n = strlen(out);
+        old = d->text[0] ? d->text : strerror(-error);
+        if (n + 2 < sizeof(out)) {
+                memcpy(out + n, ": ", 2);
+                n += 2;
+                m = strnlen(old, sizeof(out) - n - 1);
+                memcpy(out + n, old, m);
+                n += m;
+        }
+        out[n] = '\0';
+        memcpy(d->text, out, n + 1);
         return error;
 }

@@ -17,6 +17,9 @@ typedef struct Diag {
 
 /* Sets d->text unless it is NULL or already set; returns error (negative errno) for chaining. */
 int diag_set(Diag *d, int error, const char *fmt, ...) _printf_(3, 4);
+/* Puts "PREFIX: " before d's message (or before strerror(-error) when none is set), for a step
+ * that names itself around what an inner function said; returns error. NULL d is fine. */
+int diag_prefix(Diag *d, int error, const char *fmt, ...) _printf_(3, 4);
 static inline const char *diag_text(const Diag *d, const char *fallback) {
         return d && d->text[0] ? d->text : fallback;
 }

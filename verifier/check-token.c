@@ -19,12 +19,9 @@
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/check.h"
+#include "verifier/issuer-keys.h"
 #include "verifier/tee-cert.h"
 
-/* The OpenID metadata document is small (MAA's is about 1 KiB); JWKS_MAX_SIZE caps the keys. */
-#define OIDC_MAX_SIZE (64u * 1024u)
-/* Deadline of each of the two requests. */
-#define FETCH_TIMEOUT_MS 10000u
 #define TRUST_ROOTS_MAX 16u
 
 static void help(void) {
@@ -70,142 +67,6 @@ static int ok_line(const Jws *j, const JwsKey *k, json_object *claims, char **re
         if (asprintf(ret, "verified: JWT %s signed by key %s, issuer %s, valid %s .. %s", j->alg,
                      k && k->kid ? k->kid : "(no kid)", iss ?: "(none)", nbf, exp) < 0)
                 return -ENOMEM;
-        return 0;
-}
-
-/* The length of url without one trailing '/'. */
-static size_t url_trimmed_len(const char *url) {
-        size_t n = strlen(url);
-
-        return n > 0 && url[n - 1] == '/' ? n - 1 : n;
-}
-
-static bool url_same(const char *a, const char *b) {
-        size_t n = url_trimmed_len(a);
-
-        return n == url_trimmed_len(b) && strncmp(a, b, n) == 0;
-}
-
-/* The origin of an http(s) URL, "scheme://authority", as an offset into url: the scheme and
- * authority are compared case-insensitively by url_same_origin. -EINVAL for anything else. */
-static int url_origin_len(const char *url, size_t *ret) {
-        const char *rest;
-
-        if (strncasecmp(url, "https://", 8) == 0)
-                rest = url + 8;
-        else if (strncasecmp(url, "http://", 7) == 0)
-                rest = url + 7;
-        else
-                return -EINVAL;
-        *ret = (size_t) (rest - url) + strcspn(rest, "/?#");
-        if (*ret == (size_t) (rest - url))
-                return -EINVAL; /* no host */
-        return 0;
-}
-
-static bool url_same_origin(const char *a, const char *b) {
-        size_t na, nb;
-
-        return url_origin_len(a, &na) >= 0 && url_origin_len(b, &nb) >= 0 && na == nb &&
-               strncasecmp(a, b, na) == 0;
-}
-
-/* Plain http is accepted for a loopback issuer only (tests, a verifier on the same host): the
- * keys that decide what a token is worth must not travel where anyone can change them. */
-static bool url_acceptable(const char *url) {
-        static const char *const loopback[] = { "127.0.0.1", "localhost", "[::1]" };
-        size_t n, host_len;
-        const char *host;
-
-        if (url_origin_len(url, &n) < 0)
-                return false;
-        if (strncasecmp(url, "https://", 8) == 0)
-                return true;
-        host = url + 7;
-        host_len = strcspn(host, "/?#");
-        for (size_t i = 0; i < ELEMENTSOF(loopback); i++) {
-                size_t l = strlen(loopback[i]);
-
-                if (host_len >= l && strncasecmp(host, loopback[i], l) == 0 &&
-                    (host_len == l || host[l] == ':'))
-                        return true;
-        }
-        return false;
-}
-
-/* [io] GET url into *ret (NUL-terminated), requiring status 200. Network failures and other
- * statuses are -EHOSTUNREACH & co. (exit 6), with a Diag naming the URL. */
-static int fetch(const char *url, size_t max_size, HttpResponse *ret, Diag *d) {
-        HttpOptions o = { .timeout_ms = FETCH_TIMEOUT_MS, .max_body = max_size };
-        HttpResponse resp = {};
-        int r;
-
-        r = http_get(url, &o, &resp, d);
-        if (r < 0)
-                return r;
-        if (resp.status != 200) {
-                r = diag_set(d, -EIO, "GET %s: HTTP status %ld", url, resp.status);
-                http_response_done(&resp);
-                return r;
-        }
-        *ret = resp;
-        return 0;
-}
-
-/*
- * [io] The issuer's keys over the network (spec/maa.md §4): its OpenID metadata must name it as
- * "issuer" and a "jwks_uri" on its own origin, whose JWKS is then parsed. -EIO & co. (network,
- * exit 6), -EBADMSG (malformed metadata or JWKS), -EXDEV (metadata of another issuer, keys on
- * another origin).
- */
-static int fetch_keys(const char *issuer, JwsKeySet **ret, char **ret_jwks_uri, Diag *d) {
-        _cleanup_(json_object_putp) json_object *meta = NULL;
-        _cleanup_(freep) char *url = NULL, *jwks_uri = NULL;
-        HttpResponse resp = {};
-        json_object *v;
-        const char *s;
-        Diag inner = {};
-        int r;
-
-        if (asprintf(&url, "%.*s/.well-known/openid-configuration",
-                     (int) MIN(url_trimmed_len(issuer), (size_t) INT_MAX), issuer) < 0)
-                return -ENOMEM;
-        r = fetch(url, OIDC_MAX_SIZE, &resp, d);
-        if (r == -EFBIG)
-                return diag_set(d, -EBADMSG, "%s: larger than %u bytes", url, OIDC_MAX_SIZE);
-        if (r < 0)
-                return r;
-        r = json_parse_capped((const char *) resp.body, resp.size, OIDC_MAX_SIZE, 16, &meta);
-        http_response_done(&resp);
-        if (r < 0 || !json_object_is_type(meta, json_type_object))
-                return diag_set(d, -EBADMSG, "%s: not a JSON object", url);
-        if (!json_object_object_get_ex(meta, "issuer", &v) ||
-            !json_object_is_type(v, json_type_string))
-                return diag_set(d, -EBADMSG, "%s: no \"issuer\" string", url);
-        s = json_object_get_string(v);
-        if (!url_same(s, issuer))
-                return diag_set(d, -EXDEV, "%s names issuer %s, expected %s", url, s, issuer);
-        if (!json_object_object_get_ex(meta, "jwks_uri", &v) ||
-            !json_object_is_type(v, json_type_string))
-                return diag_set(d, -EBADMSG, "%s: no \"jwks_uri\" string", url);
-        s = json_object_get_string(v);
-        if (!url_same_origin(s, issuer))
-                return diag_set(d, -EXDEV, "%s: jwks_uri %s is not on the issuer's origin", url,
-                                s);
-        jwks_uri = strdup(s);
-        if (!jwks_uri)
-                return -ENOMEM;
-
-        r = fetch(jwks_uri, JWKS_MAX_SIZE, &resp, d);
-        if (r == -EFBIG)
-                return diag_set(d, -E2BIG, "%s: larger than %u bytes", jwks_uri, JWKS_MAX_SIZE);
-        if (r < 0)
-                return r;
-        r = jws_key_set_from_jwks((const char *) resp.body, resp.size, ret, &inner);
-        http_response_done(&resp);
-        if (r < 0)
-                return diag_set(d, r, "%s: %s", jwks_uri, inner.text);
-        *ret_jwks_uri = TAKE_PTR(jwks_uri);
         return 0;
 }
 
@@ -391,7 +252,7 @@ int check_token_main(int argc, char **argv) {
 
                 r = http_global_init();
                 if (r >= 0)
-                        r = fetch_keys(issuer, &keys, &jwks_uri, &inner);
+                        r = issuer_keys_fetch(issuer, &keys, &jwks_uri, &inner);
                 if (r < 0) {
                         unavailable = exit_code_from_errno(r) == EXIT_UNAVAILABLE ||
                                       r == -EPROTO;

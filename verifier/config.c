@@ -245,6 +245,42 @@ static int on_trusted_launch(Parser *p, const char *file, unsigned line, const c
         return r == -E2BIG ? FAIL("at most %u", VCONF_ROOTS_MAX) : r;
 }
 
+static int on_key_release(Parser *p, const char *file, unsigned line, const char *section,
+                          const char *key, const char *value, Diag *d) {
+        VerifierConfig *c = p->c;
+        uint64_t s;
+
+        if (streq(key, "Enable")) {
+                if (conf_parse_bool(value, &c->key_release) < 0)
+                        return FAIL("'%s' is not a boolean", value);
+                return 0;
+        }
+        if (streq(key, "Store"))
+                return set_opt_string(&c->key_store, value);
+        if (streq(key, "MasterKey"))
+                return set_opt_string(&c->master_key, value);
+        if (streq(key, "TrustTenants")) {
+                if (conf_parse_bool(value, &c->trust_tenants) < 0)
+                        return FAIL("'%s' is not a boolean", value);
+                return 0;
+        }
+        if (streq(key, "TrustedIssuer")) {
+                int r;
+
+                if (strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0)
+                        return FAIL("'%s' is not an http:// or https:// URL", value);
+                r = append(c->trusted_issuers, &c->n_trusted_issuers, VCONF_ISSUERS_MAX, value);
+                return r == -E2BIG ? FAIL("at most %u", VCONF_ISSUERS_MAX) : r;
+        }
+        if (streq(key, "IssuerRefresh")) {
+                if (seconds(value, &s) < 0 || s > 86400)
+                        return FAIL("'%s' is not a time span of at most 1 d", value);
+                c->issuer_refresh = (unsigned) s;
+                return 0;
+        }
+        return FAIL("unknown key");
+}
+
 static int on_tenant(Parser *p, const char *file, unsigned line, const char *section,
                      const char *key, const char *value, Diag *d) {
         TenantConfig *t = p->tenant;
@@ -313,7 +349,8 @@ static int on_line(void *userdata, const char *file, unsigned line, const char *
                                 return FAIL("at most %u [Tenant] sections", VCONF_TENANTS_MAX);
                         p->tenant = &c->tenants[c->n_tenants++];
                 } else if (!streq(section, "Service") && !streq(section, "Signing") &&
-                           !streq(section, "SNP") && !streq(section, "TrustedLaunch"))
+                           !streq(section, "SNP") && !streq(section, "TrustedLaunch") &&
+                           !streq(section, "KeyRelease"))
                         return FAIL("unknown section [%s]", section);
                 return 0;
         }
@@ -327,6 +364,8 @@ static int on_line(void *userdata, const char *file, unsigned line, const char *
                 return on_snp(p, file, line, section, key, value, d);
         if (streq(section, "TrustedLaunch"))
                 return on_trusted_launch(p, file, line, section, key, value, d);
+        if (streq(section, "KeyRelease"))
+                return on_key_release(p, file, line, section, key, value, d);
         return on_tenant(p, file, line, section, key, value, d);
 }
 
@@ -354,6 +393,12 @@ static int check(VerifierConfig *c, Diag *d) {
         if (c->rotate_every && c->publish_ahead >= c->rotate_every)
                 return diag_set(d, -EINVAL, "%s: [Signing] PublishAhead= must be shorter than "
                                 "RotateEvery=", c->file);
+        if (c->key_release && !c->key_store && !c->state_directory)
+                return diag_set(d, -EINVAL, "%s: [KeyRelease] Enable=yes needs Store= or "
+                                "[Service] StateDirectory=", c->file);
+        if (c->key_release && !c->trust_tenants && c->n_trusted_issuers == 0)
+                return diag_set(d, -EINVAL, "%s: [KeyRelease] trusts no issuer: set "
+                                "TrustTenants=yes or a TrustedIssuer=", c->file);
         if (c->n_tenants == 0) {
                 TenantConfig *t = &c->tenants[c->n_tenants++];
 
@@ -398,6 +443,8 @@ int verifier_config_parse(const char *text, size_t size, const char *name, Verif
                 .leeway = 0,
                 .kds_timeout = 10,
                 .check_revocation = true,
+                .trust_tenants = true,
+                .issuer_refresh = 60,
         };
         c->file = strdup(name);
         c->state_directory = strdup("/var/lib/cvm-verifier");
@@ -434,6 +481,9 @@ void verifier_config_done(VerifierConfig *c) {
         free(c->vcek_cache);
         free_array(c->ak_ca, c->n_ak_ca);
         free_array(c->ek_ca, c->n_ek_ca);
+        free(c->key_store);
+        free(c->master_key);
+        free_array(c->trusted_issuers, c->n_trusted_issuers);
         for (size_t i = 0; i < c->n_tenants; i++) {
                 TenantConfig *t = &c->tenants[i];
 

@@ -17,6 +17,7 @@ struct Diag;
 #define VCONF_KEYS_MAX 8u
 #define VCONF_ROOTS_MAX 16u
 #define VCONF_TENANTS_MAX 16u
+#define VCONF_ISSUERS_MAX 16u
 
 typedef enum PolicyType {
         POLICY_SEVSNPVM,
@@ -77,6 +78,14 @@ typedef struct VerifierConfig {
         size_t n_ak_ca;
         char *ek_ca[VCONF_ROOTS_MAX];
         size_t n_ek_ca;
+        /* [KeyRelease] */
+        bool key_release;             /* Enable=: serve POST /keys/{name}[/{version}]/release */
+        char *key_store;              /* Store=: the key store folder; NULL: StateDirectory/keys */
+        char *master_key;             /* MasterKey=: path or credential:NAME; NULL: the default */
+        bool trust_tenants;           /* TrustTenants=: this service's own tokens are accepted */
+        char *trusted_issuers[VCONF_ISSUERS_MAX]; /* TrustedIssuer=: external authorities */
+        size_t n_trusted_issuers;
+        unsigned issuer_refresh;      /* IssuerRefresh=: seconds between key fetches per issuer */
         /* [Tenant] sections */
         TenantConfig tenants[VCONF_TENANTS_MAX];
         size_t n_tenants;

@@ -64,15 +64,21 @@
 #include "verifier/appraise.h"
 #include "verifier/config.h"
 #include "verifier/endorsement-cache.h"
+#include "verifier/issuer-keys.h"
+#include "verifier/key-release.h"
 #include "verifier/kds.h"
 #include "verifier/keyring.h"
+#include "verifier/master-key.h"
 #include "verifier/maa-policy.h"
 #include "verifier/nonce-store.h"
 #include "verifier/policy-upload.h"
 #include "verifier/reference.h"
+#include "verifier/release-policy.h"
 #include "verifier/server.h"
 #include "verifier/tee-cert.h"
 #include "vtpm/credential.h"
+#include "keyrelease/key-store.h"
+#include "common/secret.h"
 
 #define BODY_MAX APPRAISE_BODY_MAX
 #define NONCE_LIFETIME_USEC (UINT64_C(300) * 1000000) /* five minutes */
@@ -134,6 +140,14 @@ typedef struct Server {
         uint32_t leeway;
         Tenant tenants[VCONF_TENANTS_MAX];
         size_t n_tenants;
+        /* Key release (NULL store: off). One store handle, used under store_lock. */
+        KeyStore *store;
+        pthread_mutex_t store_lock;
+        char *public_url;        /* the keys' URLs: PUBLIC_URL/keys/NAME/VERSION */
+        bool trust_tenants;
+        IssuerKeyCache *issuers; /* external authorities; NULL: none */
+        char *temp_state;        /* --dev without --state: removed at exit */
+        atomic_ulong releases, release_refusals;
         atomic_ulong requests, tokens, denied, rejected, malformed, policy_updates;
         atomic_ulong latency[N_BUCKETS], latency_count, latency_sum_us;
 } Server;
@@ -558,6 +572,12 @@ static int handle_metrics(Server *s, struct MHD_Connection *c) {
                     "cvm_verifier_endorsement_cache_total{result=\"miss\"} %" PRIu64 "\n",
                     hits, misses);
         }
+        if (s->store)
+                PUT("# HELP cvm_verifier_key_releases_total Key release requests by outcome.\n"
+                    "# TYPE cvm_verifier_key_releases_total counter\n"
+                    "cvm_verifier_key_releases_total{result=\"released\"} %lu\n"
+                    "cvm_verifier_key_releases_total{result=\"refused\"} %lu\n",
+                    atomic_load(&s->releases), atomic_load(&s->release_refusals));
         PUT("# HELP cvm_verifier_attest_duration_seconds Time to answer an attestation request.\n"
             "# TYPE cvm_verifier_attest_duration_seconds histogram\n");
         for (size_t i = 0; i < N_BUCKETS; i++) {
@@ -1050,6 +1070,354 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
         return respond_json(c, MHD_HTTP_OK, o);
 }
 
+/* ---- key release ---- */
+
+/* Key Vault's error envelope, as MAA's with an innererror when there is more to say. */
+static int respond_kv_error(struct MHD_Connection *c, unsigned status, const char *code,
+                            const char *inner, const char *message) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *e = json_object_new_object(), *ie;
+
+        if (!o || json_add(o, "error", e) < 0 || json_add_string(e, "code", code) < 0 ||
+            json_add_string(e, "message", message) < 0)
+                return MHD_NO;
+        if (inner) {
+                ie = json_object_new_object();
+                if (json_add(e, "innererror", ie) < 0 || json_add_string(ie, "code", inner) < 0)
+                        return MHD_NO;
+        }
+        return respond(c, status, "application/json",
+                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), code);
+}
+
+static void peer_name(struct MHD_Connection *c, char *buf, size_t size) {
+        const union MHD_ConnectionInfo *info =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+        (void) snprintf(buf, size, "unknown peer");
+        if (sa && sa->sa_family == AF_INET)
+                (void) inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, buf, size);
+        else if (sa && sa->sa_family == AF_INET6)
+                (void) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf,
+                                 size);
+}
+
+/* The keys this service publishes now, as a set to verify its own tokens with. */
+static int own_keys(Server *s, JwsKeySet **ret) {
+        _cleanup_(jws_key_set_freep) JwsKeySet *set = NULL;
+        int64_t now = time(NULL);
+        int r;
+
+        r = jws_key_set_new(&set);
+        if (r < 0)
+                return r;
+        pthread_rwlock_rdlock(&s->keys_lock);
+        for (size_t i = 0; r >= 0 && i < s->keys.n; i++)
+                if (keyring_published(&s->keys, i, now))
+                        r = jws_key_set_add(set, s->keys.keys[i].pkey, s->keys.keys[i].kid, NULL,
+                                            NULL);
+        pthread_rwlock_unlock(&s->keys_lock);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(set);
+        return 0;
+}
+
+/*
+ * Verifies the release target: a token of one of this service's tenants (TrustTenants=) or of a
+ * TrustedIssuer=. *ret_claims its verified claims. -EXDEV for an issuer not trusted, the
+ * jws_verify errors otherwise; the Diag says which.
+ */
+static int release_token_verify(Server *s, const KeyReleaseRequest *req, json_object **ret_claims,
+                                char *issuer, size_t issuer_size, Diag *d) {
+        _cleanup_(jws_freep) Jws *j = NULL;
+        _cleanup_(json_object_putp) json_object *claims = NULL;
+        JwsVerifyOptions o = { .now = time(NULL), .leeway = s->leeway, .require_exp = true };
+        json_object *v;
+        bool own = false;
+        int r;
+
+        r = jws_parse(req->target, req->target_size, &j, d);
+        if (r < 0)
+                return r;
+        r = jws_claims(j, &claims, d);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(claims, "iss", &v) || !json_object_is_type(v, json_type_string))
+                return diag_set(d, -EXDEV, "the token has no issuer");
+        (void) snprintf(issuer, issuer_size, "%s", json_object_get_string(v));
+        o.issuer = issuer;
+        for (size_t i = 0; s->trust_tenants && i < s->n_tenants; i++)
+                own = own || url_same(s->tenants[i].issuer, issuer);
+        if (own) {
+                _cleanup_(jws_key_set_freep) JwsKeySet *keys = NULL;
+
+                r = own_keys(s, &keys);
+                if (r < 0)
+                        return r;
+                r = jws_verify(j, keys, &o, d);
+        } else if (issuer_key_cache_trusts(s->issuers, issuer))
+                r = issuer_key_cache_verify(s->issuers, j, &o, (uint64_t) o.now, d);
+        else
+                return diag_set(d, -EXDEV, "the token's issuer %.200s is not trusted for key "
+                                "release", issuer);
+        if (r < 0)
+                return r;
+        *ret_claims = TAKE_PTR(claims);
+        return 0;
+}
+
+/* Parses "NAME/release" or "NAME/VERSION/release" (after "/keys/"). */
+static bool release_path(const char *p, char *name, size_t name_size, char *version,
+                         size_t version_size) {
+        const char *slash = strchr(p, '/'), *rest;
+        size_t n;
+
+        if (!slash || (n = (size_t) (slash - p)) == 0 || n >= name_size)
+                return false;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        version[0] = '\0';
+        rest = slash + 1;
+        if (streq(rest, "release"))
+                return true;
+        slash = strchr(rest, '/');
+        if (!slash || !streq(slash + 1, "release") || (n = (size_t) (slash - rest)) == 0 ||
+            n >= version_size)
+                return false;
+        memcpy(version, rest, n);
+        version[n] = '\0';
+        return true;
+}
+
+typedef struct ReleaseOutcome {
+        unsigned status;
+        const char *code, *inner;
+        char message[512];
+} ReleaseOutcome;
+
+static int refuse(ReleaseOutcome *out, unsigned status, const char *code, const char *inner,
+                  const char *fmt, ...) _printf_(5, 6);
+static int refuse(ReleaseOutcome *out, unsigned status, const char *code, const char *inner,
+                  const char *fmt, ...) {
+        va_list ap;
+
+        out->status = status;
+        out->code = code;
+        out->inner = inner;
+        va_start(ap, fmt);
+        (void) vsnprintf(out->message, sizeof(out->message), fmt, ap);
+        va_end(ap);
+        return -EPERM;
+}
+
+/*
+ * The decision and the answer, under the store lock: the key's policy and material are read,
+ * the policy is evaluated on the verified claims, and the key is wrapped to the token's key.
+ * Returns 0 with *ret_payload, or -EPERM with *out saying why (an internal error is a 500).
+ */
+static int release_decide(Server *s, const char *name, const char *version,
+                          const KeyReleaseRequest *req, json_object *claims, const char *issuer,
+                          json_object **ret_payload, char *ret_version, ReleaseOutcome *out) {
+        _cleanup_(freep) char *policy_text = NULL, *kek_kid = NULL, *url = NULL;
+        _cleanup_(release_policy_freep) ReleasePolicy *policy = NULL;
+        _cleanup_(key_info_freep) KeyInfo *info = NULL;
+        _cleanup_(secret_freep) Secret *material = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *kek = NULL;
+        char current[KEY_STORE_VERSION_SIZE + 1];
+        const char *use_version;
+        uint64_t created = 0;
+        ReleaseVerdict verdict = {};
+        KeyType type;
+        bool exportable;
+        Diag d = {};
+        int r;
+
+        r = key_store_get_policy(s->store, name, &policy_text, &exportable, current, &d);
+        if (r == -ENOENT)
+                return refuse(out, MHD_HTTP_NOT_FOUND, "KeyNotFound", NULL,
+                              "A key with (name/id) %s was not found in this key vault", name);
+        if (r == -ENODATA)
+                return refuse(out, MHD_HTTP_FORBIDDEN, "Forbidden", "KeyNotExportable",
+                              "The key %s has no release policy: it is never released", name);
+        if (r < 0)
+                return refuse(out, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
+                              "key store: %s", diag_text(&d, strerror(-r)));
+        if (!exportable)
+                return refuse(out, MHD_HTTP_FORBIDDEN, "Forbidden", "KeyNotExportable",
+                              "The key %s is not exportable", name);
+        use_version = version[0] ? version : current;
+        (void) snprintf(ret_version, KEY_STORE_VERSION_SIZE + 1, "%s", use_version);
+        r = release_policy_parse(policy_text, strlen(policy_text), &policy, &d);
+        if (r < 0)
+                return refuse(out, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
+                              "the release policy of %s does not parse: %s", name,
+                              diag_text(&d, strerror(-r)));
+        r = release_policy_evaluate(policy, issuer, claims, &verdict, &d);
+        if (r < 0 || !verdict.released)
+                return refuse(out, MHD_HTTP_FORBIDDEN, "Forbidden", "AccessDenied",
+                              "Target environment attestation statement does not satisfy the "
+                              "release policy of %s: %s", name,
+                              r < 0 ? diag_text(&d, strerror(-r)) : verdict.reason);
+        r = key_release_find_kek(claims, &kek, &kek_kid, &d);
+        if (r < 0)
+                return refuse(out, MHD_HTTP_BAD_REQUEST, "BadParameter", "NoEncryptionKey",
+                              "%s", diag_text(&d, strerror(-r)));
+        r = key_store_get_material(s->store, name, use_version, &material, &type, &d);
+        if (r == -ENOENT)
+                return refuse(out, MHD_HTTP_NOT_FOUND, "KeyNotFound", NULL,
+                              "A key with (name/id) %s/%s was not found in this key vault", name,
+                              use_version);
+        if (r == -EPERM)
+                return refuse(out, MHD_HTTP_FORBIDDEN, "Forbidden", "KeyDisabled",
+                              "The key %s/%s is disabled", name, use_version);
+        if (r < 0)
+                return refuse(out, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", NULL,
+                              "key store: %s", diag_text(&d, strerror(-r)));
+        if (key_store_show(s->store, name, &info, NULL) >= 0)
+                for (size_t i = 0; i < info->n_versions; i++)
+                        if (streq(info->versions[i].version, use_version))
+                                created = info->versions[i].created_usec;
+        if (asprintf(&url, "%s/keys/%s/%s", s->public_url, name, use_version) < 0)
+                return -ENOMEM;
+        {
+                KeyReleaseKey k = {
+                        .url = url,
+                        .type = type,
+                        .material = material,
+                        .created_usec = created,
+                        .policy = policy_text,
+                        .policy_immutable = info && info->policy_immutable,
+                };
+                r = key_release_payload(req, &k, kek, kek_kid, ret_payload, &d);
+        }
+        if (r < 0)
+                return refuse(out, r == -ENOMEM || r == -EIO ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                                             : MHD_HTTP_BAD_REQUEST,
+                              r == -ENOMEM || r == -EIO ? "InternalError" : "BadParameter",
+                              NULL, "cannot wrap the key to the token's key: %s",
+                              diag_text(&d, strerror(-r)));
+        return 0;
+}
+
+static int handle_key_release(Server *s, struct MHD_Connection *c, Request *req,
+                              const char *path) {
+        _cleanup_(json_object_putp) json_object *claims = NULL, *payload = NULL;
+        _cleanup_(key_release_request_done) KeyReleaseRequest kr = {};
+        _cleanup_(freep) char *jws = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        char name[KEY_STORE_NAME_MAX + 2], version[KEY_STORE_VERSION_SIZE + 2];
+        char who[INET6_ADDRSTRLEN + 300], issuer[URL_MAX] = "", kid[48], alg[8];
+        char used_version[KEY_STORE_VERSION_SIZE + 1] = "";
+        const char *jti = NULL;
+        ReleaseOutcome out = {};
+        json_object *v;
+        Diag d = {};
+        int r;
+
+        if (!release_path(path, name, sizeof(name), version, sizeof(version)) ||
+            !key_store_name_valid(name))
+                return respond_kv_error(c, MHD_HTTP_NOT_FOUND, "NotFound", NULL,
+                                        "no such endpoint: POST /keys/{name}[/{version}]/release");
+        if (!s->public_url)
+                return respond_kv_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable",
+                                        NULL, "starting");
+        peer_name(c, who, sizeof(who));
+        r = key_release_request_parse(req->body ?: "", req->size, &kr, &d);
+        if (r < 0) {
+                refuse(&out, MHD_HTTP_BAD_REQUEST, "BadParameter", NULL, "%s",
+                       diag_text(&d, strerror(-r)));
+                goto refused;
+        }
+        r = release_token_verify(s, &kr, &claims, issuer, sizeof(issuer), &d);
+        if (r == -ENOMEM)
+                return respond_internal(c);
+        if (r < 0) {
+                refuse(&out, MHD_HTTP_UNAUTHORIZED, "Unauthorized",
+                       r == -EXDEV ? "UntrustedIssuer" : r == -EKEYEXPIRED ? "TokenExpired"
+                                                                          : "InvalidToken",
+                       "The target token is not accepted: %s", diag_text(&d, strerror(-r)));
+                goto refused;
+        }
+        if (json_object_object_get_ex(claims, "jti", &v) && json_object_is_type(v, json_type_string))
+                jti = json_object_get_string(v);
+        (void) snprintf(who + strlen(who), sizeof(who) - strlen(who), " (token of %s)", issuer);
+
+        pthread_mutex_lock(&s->store_lock);
+        r = release_decide(s, name, version, &kr, claims, issuer, &payload, used_version, &out);
+        if (r < 0) {
+                Diag ad = {};
+                if (key_store_audit_append(s->store, who, name, used_version[0] ? used_version : NULL,
+                                           jti, false, out.message, &ad) < 0)
+                        log_warning("Key release audit: cannot record a refusal: %s",
+                                    diag_text(&ad, "key store error"));
+                pthread_mutex_unlock(&s->store_lock);
+                if (r == -ENOMEM)
+                        return respond_internal(c);
+                goto refused_logged;
+        }
+        /* The answer is signed by this service's signing key, with its certificate, as Key
+         * Vault signs with its own. The audit entry comes first: a release that cannot be
+         * recorded does not happen. */
+        r = key_store_audit_append(s->store, who, name, used_version, jti, true, "released", &d);
+        pthread_mutex_unlock(&s->store_lock);
+        if (r < 0) {
+                log_error("Key release of %s refused: cannot record it in the audit: %s", name,
+                          diag_text(&d, strerror(-r)));
+                return respond_internal(c);
+        }
+        {
+                _cleanup_(json_object_putp) json_object *extra = json_object_new_object(),
+                                                        *x5c = json_object_new_array();
+                const SigningKey *k;
+                const char *text;
+
+                pthread_rwlock_rdlock(&s->keys_lock);
+                k = keyring_signer(&s->keys, time(NULL));
+                if (k) {
+                        key = k->pkey;
+                        EVP_PKEY_up_ref(key);
+                        memcpy(kid, k->kid, sizeof(kid));
+                        memcpy(alg, k->alg, sizeof(alg));
+                        if (x5c)
+                                json_object_array_add(x5c, json_object_new_string(k->x5c));
+                }
+                pthread_rwlock_unlock(&s->keys_lock);
+                if (!key || !extra || json_add(extra, "x5c", json_object_get(x5c)) < 0)
+                        return respond_internal(c);
+                text = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN |
+                                                                       JSON_C_TO_STRING_NOSLASHESCAPE);
+                r = jws_sign(alg, key, kid, NULL, extra, (const uint8_t *) text, strlen(text),
+                             &jws);
+                if (r < 0)
+                        return respond_internal(c);
+        }
+        atomic_fetch_add(&s->releases, 1);
+        log_info("Key %s/%s released to %s (token %s)", name, used_version, who, jti ?: "without jti");
+        {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+                if (!o || json_add_string(o, "value", jws) < 0)
+                        return MHD_NO;
+                return respond_json(c, MHD_HTTP_OK, o);
+        }
+
+refused:
+        pthread_mutex_lock(&s->store_lock);
+        {
+                Diag ad = {};
+                if (key_store_audit_append(s->store, who, name, NULL, jti, false, out.message,
+                                           &ad) < 0)
+                        log_warning("Key release audit: cannot record a refusal: %s",
+                                    diag_text(&ad, "key store error"));
+        }
+        pthread_mutex_unlock(&s->store_lock);
+refused_logged:
+        atomic_fetch_add(&s->release_refusals, 1);
+        log_info("Key release of %s to %s refused (%u): %s", name, who, out.status, out.message);
+        return respond_kv_error(c, out.status, out.code, out.inner, out.message);
+}
+
 /* ---- routing ---- */
 
 /* The tenant whose path prefix is the longest that matches url; *rest gets what follows it. */
@@ -1132,6 +1500,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 return respond(c, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", NULL);
         if (streq(method, "GET") && streq(url, "/metrics"))
                 return handle_metrics(s, c);
+        if (s->store && (p = startswith(url, "/keys/"))) {
+                if (streq(method, "POST"))
+                        return handle_key_release(s, c, req, p);
+                return respond_kv_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
+                                        "keys are released with POST; they are managed with "
+                                        "`cvm-verifier key`");
+        }
         t = route(s, url, &rest);
         if (!t)
                 return respond_error(c, MHD_HTTP_NOT_FOUND, "NotFound", "no such tenant");
@@ -1463,6 +1838,21 @@ static void format_url(const Listen *l, uint16_t port, bool tls, char *buf, size
         }
 }
 
+/* Removes the temporary key store of --dev without --state. */
+static void temp_state_remove(const char *dir) {
+        static const char *const files[] = { "keys.db", "keys.db-wal", "keys.db-shm",
+                                             "keys.db-journal", "master.key" };
+        char p[PATH_MAX];
+
+        if (!dir)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                (void) snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+                (void) unlink(p);
+        }
+        (void) rmdir(dir);
+}
+
 static void server_free(Server *s) {
         for (size_t i = 0; i < s->n_mhd; i++)
                 MHD_stop_daemon(s->mhd[i]);
@@ -1474,6 +1864,12 @@ static void server_free(Server *s) {
         endorsement_cache_free(s->endorsements);
         fact_cache_free(s->facts);
         keyring_done(&s->keys);
+        key_store_close(s->store);
+        s->store = NULL;
+        issuer_key_cache_free(s->issuers);
+        free(s->public_url);
+        temp_state_remove(s->temp_state);
+        free(s->temp_state);
         for (size_t i = 0; i < s->n_tenants; i++) {
                 Tenant *t = &s->tenants[i];
 
@@ -1539,6 +1935,7 @@ static void server_init(Server *s) {
         if (fact_cache_new(1024, &s->facts) < 0)
                 s->facts = NULL;
         pthread_mutex_init(&s->nonce_lock, NULL);
+        pthread_mutex_init(&s->store_lock, NULL);
         pthread_rwlock_init(&s->keys_lock, NULL);
         nonce_store_init(&s->nonces, NONCE_LIFETIME_USEC);
 }
@@ -1553,6 +1950,53 @@ static unsigned cpu_count(void) {
                 return (unsigned) CPU_COUNT(&set);
         n = sysconf(_SC_NPROCESSORS_ONLN);
         return n > 0 ? (unsigned) n : 1;
+}
+
+/*
+ * Key release from the store in store_dir (created with its master key on first start when
+ * create is set: --dev), trusting this service's own tenants (trust_tenants) and the issuers
+ * given. Logs; returns an exit code.
+ */
+static int key_release_setup(Server *s, const char *store_dir, const char *master_spec,
+                             bool create, bool trust_tenants, char *const *issuers,
+                             size_t n_issuers, unsigned refresh) {
+        _cleanup_(secret_freep) Secret *master = NULL;
+        Diag d = {};
+        int r;
+
+        if (create) {
+                r = mkdir_parents(store_dir, 0700);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot make the key store folder %s: %m", store_dir);
+                        return EXIT_UNAVAILABLE;
+                }
+        }
+        r = master_key_load(master_spec, store_dir, create, &master, &d);
+        if (r < 0) {
+                log_error("Key release: cannot load the master key: %s", diag_text(&d, strerror(-r)));
+                return r == -ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
+        }
+        if (r > 0)
+                log_warning("Key release: made a new master key in %s: a master key kept beside "
+                            "the store protects nothing at rest (use MasterKey=credential:NAME)",
+                            store_dir);
+        r = key_store_open(store_dir, master, &s->store, &d);
+        if (r < 0) {
+                log_error("Key release: cannot open the key store in %s: %s", store_dir,
+                          diag_text(&d, strerror(-r)));
+                return r == -EKEYREJECTED ? EXIT_VERIFY : r == -ENOMEM ? EXIT_INTERNAL
+                                                                       : EXIT_UNAVAILABLE;
+        }
+        r = issuer_key_cache_new(issuers, n_issuers, refresh, &s->issuers, &d);
+        if (r < 0) {
+                log_error("[KeyRelease] TrustedIssuer=: %s", diag_text(&d, strerror(-r)));
+                return r == -ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
+        }
+        s->trust_tenants = trust_tenants;
+        log_info("Key release at /keys/{name}/release from %s (trusting %s%s%zu other "
+                 "issuer%s)", store_dir, trust_tenants ? "this service's tenants" : "",
+                 trust_tenants ? " and " : "", n_issuers, n_issuers == 1 ? "" : "s");
+        return EXIT_OK;
 }
 
 static int serve_config(const char *path) {
@@ -1671,6 +2115,19 @@ static int serve_config(const char *path) {
                         goto out;
                 }
         }
+        if (c.key_release) {
+                _cleanup_(freep) char *store = NULL;
+
+                if (!c.key_store && asprintf(&store, "%s/keys", c.state_directory) < 0) {
+                        r = EXIT_INTERNAL;
+                        goto out;
+                }
+                r = key_release_setup(&s, c.key_store ?: store, c.master_key, false,
+                                      c.trust_tenants, c.trusted_issuers, c.n_trusted_issuers,
+                                      c.issuer_refresh);
+                if (r != EXIT_OK)
+                        goto out;
+        }
         block_signals();
         for (size_t i = 0; i < c.n_listen; i++) {
                 uint16_t port;
@@ -1704,6 +2161,10 @@ static int serve_config(const char *path) {
                          s.tenants[i].isolated ? "isolated" : "default",
                          s.tenants[i].require_nonce ? ", nonce required" : "");
         }
+        if (s.store && !(s.public_url = strdup(c.public_url ?: public_url))) {
+                r = EXIT_INTERNAL;
+                goto out;
+        }
         printf("%s\n", c.public_url ?: public_url);
         fflush(stdout);
         r = run(&s);
@@ -1717,7 +2178,7 @@ out:
 static void help(void) {
         printf("Usage: cvm-verifier serve --config FILE\n"
                "       cvm-verifier serve --dev [--listen 127.0.0.1:PORT] [--trust-root FILE]...\n"
-               "                                [--require-nonce] [--policy FILE]\n"
+               "                                [--require-nonce] [--policy FILE] [--state DIR]\n"
                "\n"
                "Runs the attestation service. With --config, as FILE says (see cvm-verifier.conf:\n"
                "listen addresses, TLS, signing keys, tenants, policies). With --dev, in development\n"
@@ -1726,11 +2187,14 @@ static void help(void) {
                "roots only from --trust-root, policy management without credentials.\n"
                "--require-nonce: evidence must carry a nonce from GET /nonce (single use, five\n"
                "minutes). --policy: the SevSnpVm policy, in MAA's policy language.\n"
+               "--state DIR: release keys from the key store in DIR (made on first start, with\n"
+               "DIR/master.key; keys are managed with `cvm-verifier key ... --state DIR`);\n"
+               "without it, from a fresh temporary store removed at exit.\n"
                "Prints the URL on stdout when ready; stops on SIGTERM or SIGINT.\n");
 }
 
 static int serve_dev(const char *listen, char *const *roots, size_t n_roots, bool require_nonce,
-                     const char *policy_path) {
+                     const char *policy_path, const char *state) {
         static Server s;
         TenantConfig tc = {
                 .name = (char *) "default",
@@ -1770,6 +2234,22 @@ static int serve_dev(const char *listen, char *const *roots, size_t n_roots, boo
                 r = EXIT_INTERNAL;
                 goto out;
         }
+        /* Key release from --state DIR, or from a fresh store removed at exit. */
+        if (!state) {
+                char tmpl[PATH_MAX];
+
+                (void) snprintf(tmpl, sizeof(tmpl), "%s/cvm-verifier-dev.XXXXXX",
+                                secure_getenv("TMPDIR") ?: "/tmp");
+                if (!mkdtemp(tmpl) || !(s.temp_state = strdup(tmpl))) {
+                        log_error("Cannot make a temporary key store: %m");
+                        r = EXIT_INTERNAL;
+                        goto out;
+                }
+                state = s.temp_state;
+        }
+        r = key_release_setup(&s, state, NULL, true, true, NULL, 0, 60);
+        if (r != EXIT_OK)
+                goto out;
         block_signals();
         if (start_daemon(&s, &l, cpu_count(), 10, NULL, NULL, &port) < 0) {
                 log_error("Cannot listen on %s", listen);
@@ -1781,6 +2261,10 @@ static int serve_dev(const char *listen, char *const *roots, size_t n_roots, boo
         if (r != EXIT_OK)
                 goto out;
         s.tenants[0].open_management = true;
+        if (!(s.public_url = strdup(url))) {
+                r = EXIT_INTERNAL;
+                goto out;
+        }
         log_warning("DEVELOPMENT MODE: plain HTTP, an ephemeral signing key, default policies, "
                     "policy management without credentials%s. Never use this to release real "
                     "keys.", n_roots ? ", and extra trusted roots" : "");
@@ -1794,7 +2278,7 @@ out:
 
 int serve_main(int argc, char **argv) {
         enum { ARG_DEV = 0x100, ARG_LISTEN, ARG_TRUST_ROOT, ARG_REQUIRE_NONCE, ARG_POLICY,
-               ARG_CONFIG };
+               ARG_CONFIG, ARG_STATE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "policy", required_argument, NULL, ARG_POLICY },
@@ -1802,10 +2286,11 @@ int serve_main(int argc, char **argv) {
                 { "require-nonce", no_argument, NULL, ARG_REQUIRE_NONCE },
                 { "listen", required_argument, NULL, ARG_LISTEN },
                 { "trust-root", required_argument, NULL, ARG_TRUST_ROOT },
+                { "state", required_argument, NULL, ARG_STATE },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        const char *listen = "127.0.0.1:0", *policy_path = NULL, *config = NULL;
+        const char *listen = "127.0.0.1:0", *policy_path = NULL, *config = NULL, *state = NULL;
         char *roots[16];
         size_t n_roots = 0;
         bool dev = false, require_nonce = false;
@@ -1828,6 +2313,9 @@ int serve_main(int argc, char **argv) {
                 case ARG_POLICY:
                         policy_path = optarg;
                         break;
+                case ARG_STATE:
+                        state = optarg;
+                        break;
                 case ARG_TRUST_ROOT:
                         if (n_roots >= ELEMENTSOF(roots))
                                 return log_error("--trust-root: at most 16"), EXIT_USAGE;
@@ -1846,11 +2334,12 @@ int serve_main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (config) {
-                if (n_roots || require_nonce || policy_path)
-                        return log_error("serve --config: --trust-root, --require-nonce and "
-                                         "--policy are for --dev; the configuration file has "
-                                         "TrustRoot=, RequireNonce= and Policy.*="), EXIT_USAGE;
+                if (n_roots || require_nonce || policy_path || state)
+                        return log_error("serve --config: --trust-root, --require-nonce, --policy "
+                                         "and --state are for --dev; the configuration file has "
+                                         "TrustRoot=, RequireNonce=, Policy.*= and "
+                                         "[KeyRelease] Store="), EXIT_USAGE;
                 return serve_config(config);
         }
-        return serve_dev(listen, roots, n_roots, require_nonce, policy_path);
+        return serve_dev(listen, roots, n_roots, require_nonce, policy_path, state);
 }
