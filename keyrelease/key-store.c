@@ -382,7 +382,7 @@ int key_store_open(const char *dir, const Secret *master_key, KeyStore **ret, Di
         if (master_key->size != KEY_STORE_MASTER_KEY_SIZE)
                 return diag_set(d, -EINVAL, "key store: the master key must be %u bytes, not %zu",
                                 KEY_STORE_MASTER_KEY_SIZE, master_key->size);
-        if (asprintf(&path, "%s/keys.db", dir) < 0) {
+        if (asprintf(&path, "%s/" KEY_STORE_FILE_NAME, dir) < 0) {
                 path = NULL;
                 return -ENOMEM;
         }
@@ -484,9 +484,7 @@ static int material_generate(KeyType type, Secret **ret) {
         return 0;
 }
 
-/* Checks that material is what type says: exactly one PKCS#8 DER private key of that algorithm
- * and size, or 32 bytes for an octet key. */
-static int material_check(KeyType type, const Secret *m, Diag *d) {
+int key_store_material_check(KeyType type, const Secret *m, Diag *d) {
         _cleanup_(PKCS8_PRIV_KEY_INFO_freep) PKCS8_PRIV_KEY_INFO *p8 = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
         const unsigned char *p;
@@ -744,7 +742,7 @@ int key_store_import(KeyStore *s, const char *name, KeyType type, const Secret *
         r = key_args_check(s, name, type, exportable, policy_text, &immutable, d);
         if (r < 0)
                 return r;
-        r = material_check(type, material, d);
+        r = key_store_material_check(type, material, d);
         if (r < 0)
                 return r;
         return key_add(s, name, type, material, exportable, policy_text, immutable, ret_version, d);

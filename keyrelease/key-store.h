@@ -40,6 +40,8 @@ struct Secret;
 /* Version ids: 32 lowercase hex digits (128 random bits), as Key Vault's. */
 #define KEY_STORE_VERSION_SIZE    32u
 #define KEY_STORE_BUSY_TIMEOUT_MS 5000
+/* The database in the store's directory (SQLite adds -wal and -shm files beside it). */
+#define KEY_STORE_FILE_NAME "keys.db"
 
 typedef struct KeyStore KeyStore;
 
@@ -134,6 +136,14 @@ int key_store_create(KeyStore *s, const char *name, KeyType type, bool exportabl
 int key_store_import(KeyStore *s, const char *name, KeyType type, const struct Secret *material,
                      bool exportable, const char *policy_text, bool immutable, char *ret_version,
                      struct Diag *d);
+
+/*
+ * Whether material is what type says: exactly one PKCS#8 DER private key of that algorithm and
+ * size (the RSA modulus, the EC curve), nothing after it, or exactly 32 bytes for
+ * KEY_TYPE_OCT_256. -EBADMSG (Diag) otherwise. key_store_import() checks this itself; callers use
+ * it to refuse material before they open (and so create) a store. Pure.
+ */
+int key_store_material_check(KeyType type, const struct Secret *material, struct Diag *d);
 
 /* Every key, sorted by name, without policies or versions: *ret (key_info_array_free()) of
  * *ret_n entries (*ret NULL when there are none). */

@@ -5,6 +5,7 @@
 #include "common/exit-code.h"
 #include "common/log.h"
 #include "verifier/check.h"
+#include "verifier/key-admin.h"
 #include "verifier/server.h"
 
 static void help(void) {
@@ -20,6 +21,9 @@ static void help(void) {
                "  check evidence F   Verify what `cvm-agent evidence` wrote, all together\n"
                "  check token JWT    Verify an MAA-style JWT (JWKS, PEM key or the issuer's keys),\n"
                "                     optionally that its signer runs in an SEV-SNP guest\n"
+               "  key create|import|list|show|set-policy|rotate|audit --state DIR ...\n"
+               "                     Administer the key release service's key store\n"
+               "                     (see key --help)\n"
                "\n"
                "Exit codes: 0 ok, 1 internal, 2 usage, 3 malformed, 4 verification failed,\n"
                "5 policy denied, 6 unavailable.\n");
@@ -41,6 +45,8 @@ int main(int argc, char **argv) {
         }
         if (streq(argv[1], "serve"))
                 return serve_main(argc - 1, argv + 1);
+        if (streq(argv[1], "key"))
+                return key_admin_main(argc - 1, argv + 1);
         if (streq(argv[1], "check")) {
                 if (argc >= 3 && streq(argv[2], "snp"))
                         return check_snp_main(argc - 2, argv + 2);

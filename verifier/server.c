@@ -57,6 +57,8 @@
 #include "common/jwk.h"
 #include "common/log.h"
 #include "common/openssl-util.h"
+#include "common/secret-file.h"
+#include "common/secret.h"
 #include "common/strutil.h"
 #include "snp/snp-report.h"
 #include "snp/snp-source.h"
@@ -279,43 +281,27 @@ static int ring_add(Server *s, EVP_PKEY *pkey, const char *alg, int64_t activate
 }
 
 /*
- * A secret from a file or a systemd credential ("credential:NAME" reads
- * $CREDENTIALS_DIRECTORY/NAME). A file that others may read is refused: a signing key that
- * leaked through file permissions is no longer a signing key. The caller wipes and frees.
+ * A secret from a file or a systemd credential (common/secret-file.h: "credential:NAME" reads
+ * $CREDENTIALS_DIRECTORY/NAME; a file that others may read is refused), as a NUL-terminated
+ * copy. Logs why it failed. The caller wipes and frees.
  */
 static int read_secret(const char *spec, uint8_t **ret, size_t *ret_size) {
-        char path[PATH_MAX];
-        struct stat st;
-        int fd, r;
+        _cleanup_(secret_freep) Secret *s = NULL;
+        Diag d = {};
+        uint8_t *buf;
+        int r;
 
-        if (strncmp(spec, "credential:", 11) == 0) {
-                const char *dir = secure_getenv("CREDENTIALS_DIRECTORY");
-
-                if (!dir || !*dir) {
-                        log_error("%s: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the "
-                                  "unit?)", spec);
-                        return -ENOENT;
-                }
-                if (strchr(spec + 11, '/') || !spec[11]) {
-                        log_error("%s: not a credential name", spec);
-                        return -EINVAL;
-                }
-                (void) snprintf(path, sizeof(path), "%s/%s", dir, spec + 11);
-        } else
-                (void) snprintf(path, sizeof(path), "%s", spec);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return log_error_errno(-errno, "Cannot open %s: %m", path);
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0077)) {
-                close(fd);
-                log_error("%s: must be a regular file that only its owner can read (mode 0600 or "
-                          "0400)", path);
-                return -EPERM;
-        }
-        r = read_full_fd(fd, SECRET_FILE_MAX, ret, ret_size);
-        close(fd);
+        r = secret_file_read(spec, SECRET_FILE_MAX, &s, &d);
+        if (r < 0 && d.text[0])
+                return log_error("%s", d.text), r;
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", path);
+                return log_error_errno(r, "%s: %m", spec);
+        buf = malloc(s->size + 1);
+        if (!buf)
+                return log_error_errno(-ENOMEM, "%s: %m", spec);
+        memcpy(buf, s->data, s->size + 1);
+        *ret = buf;
+        *ret_size = s->size;
         return 0;
 }
 
