@@ -25,6 +25,8 @@ static void help(void) {
                "  evidence   Collect vTPM quote, PCRs, event log, keys and SNP/HCL report as JSON\n"
                "  unseal     Open a sealed AzureGuest token with this boot's TPM ephemeral key\n"
                "  credential-request  The verifier's POST /credential body (EK and AK, trusted launch)\n"
+               "  enroll     Add a LUKS2 keyslot opened by a key released to this VM when it attests\n"
+               "  unlock     Attest, get the key, unwrap it in the TPM and open the LUKS2 volume\n"
                "\n"
                "report options:\n"
                "  --vmpl N             VMPL to request (default 0)\n"
@@ -211,6 +213,10 @@ int main(int argc, char **argv) {
                 return unseal_main(argc - 1, argv + 1);
         if (streq(cmd, "credential-request"))
                 return credential_request_main(argc - 1, argv + 1);
+        if (streq(cmd, "enroll"))
+                return enroll_main(argc - 1, argv + 1);
+        if (streq(cmd, "unlock"))
+                return unlock_main(argc - 1, argv + 1);
         log_error("Unknown command '%s' (see cvm-agent --help)", cmd);
         return EXIT_USAGE;
 }

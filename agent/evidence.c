@@ -31,7 +31,6 @@
 #include "vtpm/tpm-attest.h"
 #include "vtpm/tpm-device.h"
 
-#define EVENTLOG_DEFAULT "/sys/kernel/security/tpm0/binary_bios_measurements"
 
 static void help(void) {
         printf("Usage: cvm-agent evidence [OPTIONS]\n"
@@ -146,8 +145,8 @@ static int add_b64_text(json_object *o, const char *key, const char *text) {
  * POST /attest/AzureGuest. Binary members are base64url (MAA's clients send standard base64 in
  * TpmInfo; our verifier takes either). The SNP proof needs the VCEK chain from the caller.
  */
-static int maa_request(json_object *doc, const TpmPcrSet *quoted, const TpmPcrSet *values,
-                       const char *vcek_chain_path, json_object **ret, Diag *d) {
+int evidence_maa_request(json_object *doc, const TpmPcrSet *quoted, const TpmPcrSet *values,
+                         const char *vcek_chain_path, json_object **ret, Diag *d) {
         _cleanup_(json_object_putp) json_object *info = json_object_new_object(),
                                                 *body = json_object_new_object();
         json_object *tpm = member(doc, "tpm"), *enc = member(tpm, "encryption_key");
@@ -261,6 +260,154 @@ static bool ak_cert_matches(const uint8_t *der, size_t der_size, const uint8_t *
         return true;
 }
 
+int evidence_collect(TpmDevice *t, const EvidenceParams *p, json_object **ret_doc,
+                     TpmPcrSet *ret_quote_sel, TpmPcrSet *ret_pcrs, Diag *d) {
+        _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
+        _cleanup_(freep) uint8_t *ak_pub = NULL, *quote = NULL, *sig = NULL, *ek_pub = NULL,
+                                 *certify = NULL, *certify_sig = NULL, *log = NULL, *hcl = NULL,
+                                 *ak_cert = NULL, *ek_cert = NULL;
+        _cleanup_(freep) char *claims = NULL;
+        const char *platform, *isolation = p->isolation ?: "auto";
+        size_t ak_size, quote_size, sig_size, ek_size, certify_size, certify_sig_size,
+               log_size = 0, hcl_size = 0, ak_cert_size, ek_cert_size;
+        char nonce_hex[129];
+        json_object *tpm, *pcrs_json, *enc;
+        uint16_t banks[TPM_MAX_BANKS];
+        size_t n_banks;
+        TpmPcrSet pcrs = {}, quote_sel = {};
+        int r;
+
+        if (!doc)
+                return -ENOMEM;
+        if (p->nonce_size == 0 || p->nonce_size > 64)
+                return diag_set(d, -EINVAL, "the nonce must be 1 to 64 bytes");
+        r = tpm_device_ak(t, p->ak_handle, true, p->ak_type, &ak_pub, &ak_size, d);
+        if (r < 0)
+                return diag_prefix(d, r, "cannot get the attestation key");
+        hex_encode_buf(p->nonce, p->nonce_size, nonce_hex);
+        r = tpm_device_banks(t, banks, &n_banks, d);
+        if (r < 0)
+                return diag_prefix(d, r, "cannot list the PCR banks");
+        for (size_t i = 0; i < n_banks; i++) {
+                r = tpm_device_pcr_read(t, banks[i], p->mask, &pcrs, d);
+                if (r < 0)
+                        return diag_prefix(d, r, "cannot read the PCRs");
+        }
+        /* The quote covers the SHA-256 bank (as Azure's does), else the first bank there is. */
+        {
+                const TpmPcrBank *b = tpm_pcr_set_bank(&pcrs, TPM_ALG_SHA256) ?: &pcrs.banks[0];
+                if (pcrs.n_banks == 0)
+                        return diag_set(d, -EIO, "the TPM has no PCR banks");
+                TpmPcrBank *q = tpm_pcr_set_bank_add(&quote_sel, b->alg);
+                q->mask = p->mask;
+        }
+        r = tpm_device_ephemeral_key(t, p->ak_handle, &quote_sel, p->nonce, p->nonce_size, &ek_pub,
+                                     &ek_size, &certify, &certify_size, &certify_sig,
+                                     &certify_sig_size, d);
+        if (r < 0)
+                return diag_prefix(d, r, "cannot make the ephemeral encryption key");
+
+        /* Isolation evidence. */
+        platform = "trusted-launch";
+        if (!streq(isolation, "none") && !streq(isolation, "snp")) {
+                uint8_t user_data[64] = {};
+                Diag probe = {};
+
+                memcpy(user_data, p->nonce, p->nonce_size);
+                r = tpm_device_nv_write_user_data(t, TPM_NV_HCL_USER_DATA, user_data, &probe);
+                if (r >= 0)
+                        r = read_hcl_report(t, user_data, &hcl, &hcl_size, &probe);
+                if (r >= 0)
+                        platform = "azure-sevsnp";
+                else if (streq(isolation, "azure") || r != -ENOENT) {
+                        *d = probe;
+                        return diag_prefix(d, r, "cannot get the HCL report");
+                } else
+                        log_debug("no HCL report: %s", probe.text);
+        }
+        if (!hcl && !streq(isolation, "none") && !streq(isolation, "azure")) {
+                SnpSource src = {
+                        .kind = SNP_SOURCE_AUTO,
+                        .tsm_report_dir = secure_getenv("CVM_TSM_REPORT_DIR"),
+                        .sev_guest_path = secure_getenv("CVM_SEV_GUEST_DEVICE"),
+                };
+                uint8_t rd[64] = {};
+                SnpEvidence ev = {};
+                Diag probe = {};
+
+                r = make_runtime_claims(ak_pub, ak_size, ek_pub, ek_size, nonce_hex, &claims, d);
+                if (r < 0)
+                        return diag_prefix(d, r, "cannot build the runtime claims");
+                if (!EVP_Digest(claims, strlen(claims), rd, NULL, EVP_sha256(), NULL))
+                        return -EIO;
+                r = snp_source_get_report(&src, rd, 0, true, &ev, &probe);
+                if (r >= 0) {
+                        json_object *snp = json_object_new_object();
+                        platform = "sevsnp";
+                        r = json_add(doc, "snp", snp) < 0 ||
+                            add_b64(snp, "report", ev.report, ev.report_size) < 0 ||
+                            (ev.certs && add_b64(snp, "certificates", ev.certs, ev.certs_size) < 0) ||
+                            add_b64(snp, "runtime_data", (const uint8_t *) claims, strlen(claims)) < 0;
+                        snp_evidence_done(&ev);
+                        if (r)
+                                return -ENOMEM;
+                } else if (streq(isolation, "snp") || r != -ENODEV) {
+                        *d = probe;
+                        return diag_prefix(d, r, "cannot get an SNP report");
+                } else
+                        log_debug("no SNP report: %s", probe.text);
+        }
+
+        r = tpm_device_quote(t, p->ak_handle, &quote_sel, p->nonce, p->nonce_size, &quote,
+                             &quote_size, &sig, &sig_size, d);
+        if (r < 0)
+                return diag_prefix(d, r, "cannot quote");
+        /* Optional parts. */
+        /* Certificates in NV indices are zero-padded to the index's size: keep the DER. */
+        if (tpm_device_nv_read(t, TPM_NV_AK_CERT_AZURE, &ak_cert, &ak_cert_size, NULL) < 0 ||
+            der_trim_padding(ak_cert, ak_cert_size, &ak_cert_size) < 0 ||
+            !ak_cert_matches(ak_cert, ak_cert_size, ak_pub, ak_size)) {
+                free(ak_cert);
+                ak_cert = NULL;
+        }
+        if ((tpm_device_nv_read(t, TPM_NV_EK_CERT_RSA, &ek_cert, &ek_cert_size, NULL) < 0 &&
+             tpm_device_nv_read(t, TPM_NV_EK_CERT_ECC, &ek_cert, &ek_cert_size, NULL) < 0) ||
+            der_trim_padding(ek_cert, ek_cert_size, &ek_cert_size) < 0) {
+                free(ek_cert);
+                ek_cert = NULL;
+        }
+        r = read_full_file(p->eventlog, EVENTLOG_MAX_SIZE, &log, &log_size);
+        if (r < 0) {
+                log_warning("No event log at %s (%s): the verifier cannot explain the PCRs",
+                            p->eventlog, strerror(-r));
+                log = NULL;
+        }
+
+        tpm = json_object_new_object();
+        enc = json_object_new_object();
+        if (json_add_int(doc, "version", EVIDENCE_VERSION) < 0 ||
+            json_add_string(doc, "platform", platform) < 0 ||
+            json_add_string(doc, "nonce", nonce_hex) < 0 || json_add(doc, "tpm", tpm) < 0 ||
+            add_b64(tpm, "ak_public", ak_pub, ak_size) < 0 ||
+            add_b64(tpm, "quote", quote, quote_size) < 0 ||
+            add_b64(tpm, "quote_signature", sig, sig_size) < 0 ||
+            tpm_pcrs_to_json(&pcrs, &pcrs_json) < 0 || json_add(tpm, "pcrs", pcrs_json) < 0 ||
+            json_add(tpm, "encryption_key", enc) < 0 || add_b64(enc, "public", ek_pub, ek_size) < 0 ||
+            add_b64(enc, "certify_info", certify, certify_size) < 0 ||
+            add_b64(enc, "certify_signature", certify_sig, certify_sig_size) < 0 ||
+            (ak_cert && add_b64(tpm, "ak_certificate", ak_cert, ak_cert_size) < 0) ||
+            (ek_cert && add_b64(tpm, "ek_certificate", ek_cert, ek_cert_size) < 0) ||
+            (log && add_b64(doc, "eventlog", log, log_size) < 0) ||
+            (hcl && add_b64(doc, "hcl_report", hcl, hcl_size) < 0))
+                return -ENOMEM;
+        *ret_doc = TAKE_PTR(doc);
+        if (ret_quote_sel)
+                *ret_quote_sel = quote_sel;
+        if (ret_pcrs)
+                *ret_pcrs = pcrs;
+        return 0;
+}
+
 int evidence_main(int argc, char **argv) {
         enum { ARG_PCRS = 0x100, ARG_NONCE, ARG_EVENTLOG, ARG_AK_HANDLE, ARG_AK_TYPE, ARG_ISOLATION,
                ARG_OUT, ARG_JSON, ARG_FORMAT, ARG_VCEK_CHAIN, ARG_CREDENTIAL, ARG_EK };
@@ -281,32 +428,22 @@ int evidence_main(int argc, char **argv) {
                 {}
         };
         _cleanup_(tpm_device_closep) TpmDevice *t = NULL;
-        _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
-        _cleanup_(freep) uint8_t *ak_pub = NULL, *quote = NULL, *sig = NULL, *ek_pub = NULL,
-                                 *certify = NULL, *certify_sig = NULL, *log = NULL, *hcl = NULL,
-                                 *ak_cert = NULL, *ek_cert = NULL;
-        _cleanup_(freep) char *claims = NULL;
+        _cleanup_(json_object_putp) json_object *doc = NULL;
         const char *eventlog = secure_getenv("CVM_EVENTLOG") ?: EVENTLOG_DEFAULT;
         const char *out = NULL, *isolation = "auto", *platform, *vcek_chain_path = NULL,
                    *credential = NULL;
         int ek_type = TPM_EK_RSA_2048;
         bool maa = false;
         uint8_t nonce[64] = {};
-        size_t nonce_size = 32, ak_size, quote_size, sig_size, ek_size, certify_size,
-               certify_sig_size, log_size = 0, hcl_size = 0, ak_cert_size, ek_cert_size;
+        size_t nonce_size = 32;
         uint32_t mask, ak_handle = TPM_AK_HANDLE_AZURE;
         TpmAkType ak_type = TPM_AK_ECC_P256;
         bool random_nonce = true;
         char nonce_hex[129];
-        json_object *tpm, *pcrs_json, *enc;
-        uint16_t banks[TPM_MAX_BANKS];
-        size_t n_banks;
         TpmPcrSet pcrs = {}, quote_sel = {};
         Diag d = {};
         int c, r;
 
-        if (!doc)
-                return EXIT_INTERNAL;
         (void) tpm_pcr_mask_parse(EVIDENCE_PCRS_DEFAULT, &mask);
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
@@ -397,141 +534,46 @@ int evidence_main(int argc, char **argv) {
         if (random_nonce && !credential && RAND_bytes(nonce, (int) nonce_size) != 1)
                 return log_error("Cannot make a nonce"), EXIT_INTERNAL;
 
-#define FAIL(r, what)                                                                    \
-        do {                                                                             \
-                log_error_errno((r), "%s: %s", (what), diag_text(&d, strerror(-(r))));  \
-                return exit_code_from_errno(r);                                          \
-        } while (0)
-
         r = tpm_device_open(secure_getenv("CVM_TCTI"), &t, &d);
         if (r < 0)
-                FAIL(r, "Cannot open the TPM");
-        r = tpm_device_ak(t, ak_handle, true, ak_type, &ak_pub, &ak_size, &d);
-        if (r < 0)
-                FAIL(r, "Cannot get the attestation key");
+                return log_error_errno(r, "Cannot open the TPM: %s", diag_text(&d, strerror(-r))),
+                       exit_code_from_errno(r);
         if (credential) {
-                r = credential_activate(t, ak_handle, ek_type, credential, nonce, &nonce_size, &d);
+                _cleanup_(freep) uint8_t *ak_pub = NULL;
+                size_t ak_size;
+
+                r = tpm_device_ak(t, ak_handle, true, ak_type, &ak_pub, &ak_size, &d);
+                if (r >= 0)
+                        r = credential_activate(t, ak_handle, ek_type, credential, nonce,
+                                                &nonce_size, &d);
                 if (r < 0)
-                        FAIL(r, "Cannot activate the verifier's credential");
+                        return log_error_errno(r, "Cannot activate the verifier's credential: %s",
+                                               diag_text(&d, strerror(-r))),
+                               exit_code_from_errno(r);
         }
-        hex_encode_buf(nonce, nonce_size, nonce_hex);
-        r = tpm_device_banks(t, banks, &n_banks, &d);
-        if (r < 0)
-                FAIL(r, "Cannot list the PCR banks");
-        for (size_t i = 0; i < n_banks; i++) {
-                r = tpm_device_pcr_read(t, banks[i], mask, &pcrs, &d);
-                if (r < 0)
-                        FAIL(r, "Cannot read the PCRs");
-        }
-        /* The quote covers the SHA-256 bank (as Azure's does), else the first bank there is. */
         {
-                const TpmPcrBank *b = tpm_pcr_set_bank(&pcrs, TPM_ALG_SHA256) ?: &pcrs.banks[0];
-                if (pcrs.n_banks == 0)
-                        FAIL(-EIO, "The TPM has no PCR banks");
-                TpmPcrBank *q = tpm_pcr_set_bank_add(&quote_sel, b->alg);
-                q->mask = mask;
-        }
-        r = tpm_device_ephemeral_key(t, ak_handle, &quote_sel, nonce, nonce_size, &ek_pub, &ek_size,
-                                     &certify, &certify_size, &certify_sig, &certify_sig_size, &d);
-        if (r < 0)
-                FAIL(r, "Cannot make the ephemeral encryption key");
-
-        /* Isolation evidence. */
-        platform = "trusted-launch";
-        if (!streq(isolation, "none") && !streq(isolation, "snp")) {
-                Diag probe = {};
-                r = tpm_device_nv_write_user_data(t, TPM_NV_HCL_USER_DATA, nonce, &probe);
-                if (r >= 0)
-                        r = read_hcl_report(t, nonce, &hcl, &hcl_size, &probe);
-                if (r >= 0)
-                        platform = "azure-sevsnp";
-                else if (streq(isolation, "azure") || r != -ENOENT) {
-                        d = probe;
-                        FAIL(r, "Cannot get the HCL report");
-                } else
-                        log_debug("no HCL report: %s", probe.text);
-        }
-        if (!hcl && !streq(isolation, "none") && !streq(isolation, "azure")) {
-                SnpSource src = {
-                        .kind = SNP_SOURCE_AUTO,
-                        .tsm_report_dir = secure_getenv("CVM_TSM_REPORT_DIR"),
-                        .sev_guest_path = secure_getenv("CVM_SEV_GUEST_DEVICE"),
+                EvidenceParams p = {
+                        .mask = mask,
+                        .eventlog = eventlog,
+                        .ak_handle = ak_handle,
+                        .ak_type = ak_type,
+                        .isolation = isolation,
+                        .nonce = nonce,
+                        .nonce_size = nonce_size,
                 };
-                uint8_t rd[64] = {};
-                SnpEvidence ev = {};
-                Diag probe = {};
 
-                r = make_runtime_claims(ak_pub, ak_size, ek_pub, ek_size, nonce_hex, &claims, &d);
+                r = evidence_collect(t, &p, &doc, &quote_sel, &pcrs, &d);
                 if (r < 0)
-                        FAIL(r, "Cannot build the runtime claims");
-                if (!EVP_Digest(claims, strlen(claims), rd, NULL, EVP_sha256(), NULL))
-                        return EXIT_INTERNAL;
-                r = snp_source_get_report(&src, rd, 0, true, &ev, &probe);
-                if (r >= 0) {
-                        json_object *snp = json_object_new_object();
-                        platform = "sevsnp";
-                        if (json_add(doc, "snp", snp) < 0 ||
-                            add_b64(snp, "report", ev.report, ev.report_size) < 0 ||
-                            (ev.certs && add_b64(snp, "certificates", ev.certs, ev.certs_size) < 0) ||
-                            add_b64(snp, "runtime_data", (const uint8_t *) claims, strlen(claims)) < 0) {
-                                snp_evidence_done(&ev);
-                                return EXIT_INTERNAL;
-                        }
-                        snp_evidence_done(&ev);
-                } else if (streq(isolation, "snp") || r != -ENODEV) {
-                        d = probe;
-                        FAIL(r, "Cannot get an SNP report");
-                } else
-                        log_debug("no SNP report: %s", probe.text);
+                        return log_error_errno(r, "Cannot collect the evidence: %s",
+                                               diag_text(&d, strerror(-r))),
+                               exit_code_from_errno(r);
         }
-
-        r = tpm_device_quote(t, ak_handle, &quote_sel, nonce, nonce_size, &quote, &quote_size, &sig,
-                             &sig_size, &d);
-        if (r < 0)
-                FAIL(r, "Cannot quote");
-        /* Optional parts. */
-        /* Certificates in NV indices are zero-padded to the index's size: keep the DER. */
-        if (tpm_device_nv_read(t, TPM_NV_AK_CERT_AZURE, &ak_cert, &ak_cert_size, NULL) < 0 ||
-            der_trim_padding(ak_cert, ak_cert_size, &ak_cert_size) < 0 ||
-            !ak_cert_matches(ak_cert, ak_cert_size, ak_pub, ak_size)) {
-                free(ak_cert);
-                ak_cert = NULL;
-        }
-        if ((tpm_device_nv_read(t, TPM_NV_EK_CERT_RSA, &ek_cert, &ek_cert_size, NULL) < 0 &&
-             tpm_device_nv_read(t, TPM_NV_EK_CERT_ECC, &ek_cert, &ek_cert_size, NULL) < 0) ||
-            der_trim_padding(ek_cert, ek_cert_size, &ek_cert_size) < 0) {
-                free(ek_cert);
-                ek_cert = NULL;
-        }
-        r = read_full_file(eventlog, EVENTLOG_MAX_SIZE, &log, &log_size);
-        if (r < 0) {
-                log_warning("No event log at %s (%s): the verifier cannot explain the PCRs",
-                            eventlog, strerror(-r));
-                log = NULL;
-        }
-
-        tpm = json_object_new_object();
-        enc = json_object_new_object();
-        if (json_add_int(doc, "version", EVIDENCE_VERSION) < 0 ||
-            json_add_string(doc, "platform", platform) < 0 ||
-            json_add_string(doc, "nonce", nonce_hex) < 0 || json_add(doc, "tpm", tpm) < 0 ||
-            add_b64(tpm, "ak_public", ak_pub, ak_size) < 0 ||
-            add_b64(tpm, "quote", quote, quote_size) < 0 ||
-            add_b64(tpm, "quote_signature", sig, sig_size) < 0 ||
-            tpm_pcrs_to_json(&pcrs, &pcrs_json) < 0 || json_add(tpm, "pcrs", pcrs_json) < 0 ||
-            json_add(tpm, "encryption_key", enc) < 0 || add_b64(enc, "public", ek_pub, ek_size) < 0 ||
-            add_b64(enc, "certify_info", certify, certify_size) < 0 ||
-            add_b64(enc, "certify_signature", certify_sig, certify_sig_size) < 0 ||
-            (ak_cert && add_b64(tpm, "ak_certificate", ak_cert, ak_cert_size) < 0) ||
-            (ek_cert && add_b64(tpm, "ek_certificate", ek_cert, ek_cert_size) < 0) ||
-            (log && add_b64(doc, "eventlog", log, log_size) < 0) ||
-            (hcl && add_b64(doc, "hcl_report", hcl, hcl_size) < 0))
-                return EXIT_INTERNAL;
-#undef FAIL
+        platform = json_object_get_string(json_object_object_get(doc, "platform"));
+        hex_encode_buf(nonce, nonce_size, nonce_hex);
         if (maa) {
                 json_object *body = NULL;
 
-                r = maa_request(doc, &quote_sel, &pcrs, vcek_chain_path, &body, &d);
+                r = evidence_maa_request(doc, &quote_sel, &pcrs, vcek_chain_path, &body, &d);
                 if (r < 0) {
                         log_error_errno(r, "Cannot build the AzureGuest request: %s",
                                         diag_text(&d, strerror(-r)));

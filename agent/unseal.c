@@ -47,6 +47,64 @@ static int b64_member(json_object *o, const char *key, size_t max, uint8_t **ret
         return 0;
 }
 
+int unseal_token(TpmDevice *t, const uint8_t *raw, size_t raw_size, char **ret, Diag *d) {
+        _cleanup_(json_object_putp) json_object *resp = NULL, *sealed = NULL;
+        _cleanup_(secret_freep) Secret *key = NULL;
+        _cleanup_(freep) uint8_t *inner = NULL, *wrapped = NULL, *iv = NULL, *tag = NULL,
+                                 *ct = NULL, *pt = NULL;
+        size_t inner_size, wrapped_size, iv_size, tag_size, ct_size;
+        EVP_CIPHER_CTX *cctx;
+        json_object *tok, *params;
+        int r, len, fin;
+
+        if (json_parse_capped((const char *) raw, raw_size, RESPONSE_MAX, 8, &resp) < 0 ||
+            !json_object_object_get_ex(resp, "token", &tok) ||
+            !json_object_is_type(tok, json_type_string) ||
+            base64url_decode(json_object_get_string(tok), strlen(json_object_get_string(tok)),
+                             RESPONSE_MAX, &inner, &inner_size) < 0 ||
+            json_parse_capped((const char *) inner, inner_size, RESPONSE_MAX, 8, &sealed) < 0 ||
+            !json_object_object_get_ex(sealed, "EncryptionParams", &params))
+                return diag_set(d, -EBADMSG, "the response is not a sealed AzureGuest token");
+        r = b64_member(sealed, "EncryptedInnerKey", 1024, &wrapped, &wrapped_size, d);
+        if (r >= 0)
+                r = b64_member(params, "Iv", 64, &iv, &iv_size, d);
+        if (r >= 0)
+                r = b64_member(sealed, "AuthenticationData", 64, &tag, &tag_size, d);
+        if (r >= 0)
+                r = b64_member(sealed, "Jwt", RESPONSE_MAX, &ct, &ct_size, d);
+        if (r < 0)
+                return r;
+        if (iv_size != 12 || tag_size != 16)
+                return diag_set(d, -EBADMSG, "sealed token: bad IV or tag size");
+        r = tpm_device_decrypt(t, TPM2_ALG_RSAES, TPM2_ALG_NULL, wrapped, wrapped_size, &key, d);
+        if (r < 0)
+                return r;
+        if (key->size != 32)
+                return diag_set(d, -EKEYREJECTED, "the inner key is %zu bytes, not 32", key->size);
+
+        pt = malloc(ct_size + 1);
+        cctx = EVP_CIPHER_CTX_new();
+        if (!pt || !cctx) {
+                EVP_CIPHER_CTX_free(cctx);
+                return -ENOMEM;
+        }
+        r = EVP_DecryptInit_ex(cctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+            EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+            EVP_DecryptInit_ex(cctx, NULL, NULL, key->data, iv) == 1 &&
+            EVP_DecryptUpdate(cctx, NULL, &len, (const uint8_t *) "Transport Key", 13) == 1 &&
+            EVP_DecryptUpdate(cctx, pt, &len, ct, (int) ct_size) == 1 &&
+            EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1 &&
+            EVP_DecryptFinal_ex(cctx, pt + len, &fin) == 1;
+        EVP_CIPHER_CTX_free(cctx);
+        if (!r)
+                return diag_set(d, -EKEYREJECTED, "the sealed token does not authenticate (AES-GCM)");
+        pt[len + fin] = '\0';
+        if (strlen((char *) pt) != (size_t) (len + fin))
+                return diag_set(d, -EBADMSG, "the unsealed token holds a NUL");
+        *ret = (char *) TAKE_PTR(pt);
+        return 0;
+}
+
 int unseal_main(int argc, char **argv) {
         enum { ARG_IN = 0x100, ARG_PCRS, ARG_AK_HANDLE };
         static const struct option options[] = {
@@ -56,20 +114,14 @@ int unseal_main(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        _cleanup_(json_object_putp) json_object *resp = NULL, *sealed = NULL;
         _cleanup_(tpm_device_closep) TpmDevice *t = NULL;
-        _cleanup_(secret_freep) Secret *key = NULL;
-        _cleanup_(freep) uint8_t *raw = NULL, *inner = NULL, *wrapped = NULL, *iv = NULL,
-                                 *tag = NULL, *ct = NULL, *pt = NULL, *pub = NULL, *info = NULL,
-                                 *sig = NULL;
-        size_t raw_size, inner_size, wrapped_size, iv_size, tag_size, ct_size, pub_size, info_size,
-                sig_size;
+        _cleanup_(freep) uint8_t *raw = NULL, *pub = NULL, *info = NULL, *sig = NULL;
+        _cleanup_(freep) char *jwt = NULL;
+        size_t raw_size, pub_size, info_size, sig_size;
         const char *in = "-";
         uint32_t mask, ak_handle = TPM_AK_HANDLE_AZURE;
         TpmPcrSet sel = {};
-        EVP_CIPHER_CTX *cctx;
-        json_object *tok, *params;
-        int c, r, len, fin;
+        int c, r;
         Diag d = {};
 
         (void) tpm_pcr_mask_parse(EVIDENCE_PCRS_DEFAULT, &mask);
@@ -96,24 +148,6 @@ int unseal_main(int argc, char **argv) {
         r = read_full_file(in, RESPONSE_MAX, &raw, &raw_size);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m", in), EXIT_USAGE;
-        if (json_parse_capped((const char *) raw, raw_size, RESPONSE_MAX, 8, &resp) < 0 ||
-            !json_object_object_get_ex(resp, "token", &tok) ||
-            !json_object_is_type(tok, json_type_string) ||
-            base64url_decode(json_object_get_string(tok), strlen(json_object_get_string(tok)),
-                             RESPONSE_MAX, &inner, &inner_size) < 0 ||
-            json_parse_capped((const char *) inner, inner_size, RESPONSE_MAX, 8, &sealed) < 0 ||
-            !json_object_object_get_ex(sealed, "EncryptionParams", &params))
-                return log_error("The response is not a sealed AzureGuest token"), EXIT_MALFORMED;
-        r = b64_member(sealed, "EncryptedInnerKey", 1024, &wrapped, &wrapped_size, &d);
-        if (r >= 0)
-                r = b64_member(params, "Iv", 64, &iv, &iv_size, &d);
-        if (r >= 0)
-                r = b64_member(sealed, "AuthenticationData", 64, &tag, &tag_size, &d);
-        if (r >= 0)
-                r = b64_member(sealed, "Jwt", RESPONSE_MAX, &ct, &ct_size, &d);
-        if (r < 0 || iv_size != 12 || tag_size != 16)
-                return log_error("%s", diag_text(&d, "sealed token: bad IV or tag size")), EXIT_MALFORMED;
-
         r = tpm_device_open(secure_getenv("CVM_TCTI"), &t, &d);
         if (r >= 0) {
                 tpm_pcr_set_bank_add(&sel, TPM_ALG_SHA256)->mask = mask;
@@ -121,7 +155,7 @@ int unseal_main(int argc, char **argv) {
                                              &info_size, &sig, &sig_size, &d);
         }
         if (r >= 0)
-                r = tpm_device_decrypt(t, TPM2_ALG_RSAES, TPM2_ALG_NULL, wrapped, wrapped_size, &key, &d);
+                r = unseal_token(t, raw, raw_size, &jwt, &d);
         if (r == -EIO || r == -EPERM)
                 /* The key made now is not the one the token was sealed to: its PCR policy differs
                  * (a PCR moved since the evidence) or this is another boot. */
@@ -129,29 +163,11 @@ int unseal_main(int argc, char **argv) {
                                  "was sealed to: the PCRs changed since the evidence was taken, or "
                                  "the VM rebooted (%s)", diag_text(&d, strerror(-r))),
                        EXIT_VERIFY;
+        if (r == -EBADMSG)
+                return log_error("%s", diag_text(&d, "malformed sealed token")), EXIT_MALFORMED;
         if (r < 0)
                 return log_error_errno(r, "Cannot unseal: %s", diag_text(&d, strerror(-r))),
                        exit_code_from_errno(r);
-        if (key->size != 32)
-                return log_error("The inner key is %zu bytes, not 32", key->size), EXIT_VERIFY;
-
-        pt = malloc(ct_size + 1);
-        cctx = EVP_CIPHER_CTX_new();
-        if (!pt || !cctx) {
-                EVP_CIPHER_CTX_free(cctx);
-                return EXIT_INTERNAL;
-        }
-        r = EVP_DecryptInit_ex(cctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
-            EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
-            EVP_DecryptInit_ex(cctx, NULL, NULL, key->data, iv) == 1 &&
-            EVP_DecryptUpdate(cctx, NULL, &len, (const uint8_t *) "Transport Key", 13) == 1 &&
-            EVP_DecryptUpdate(cctx, pt, &len, ct, (int) ct_size) == 1 &&
-            EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1 &&
-            EVP_DecryptFinal_ex(cctx, pt + len, &fin) == 1;
-        EVP_CIPHER_CTX_free(cctx);
-        if (!r)
-                return log_error("The sealed token does not authenticate (AES-GCM)"), EXIT_VERIFY;
-        pt[len + fin] = '\0';
-        printf("%s\n", (char *) pt);
+        printf("%s\n", jwt);
         return EXIT_OK;
 }
