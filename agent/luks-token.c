@@ -32,20 +32,6 @@ static const char *pcr_bank_name(uint16_t alg) {
         return NULL;
 }
 
-/* Untrusted text for a Diag: printable ASCII, '?' for anything else, at most 48 characters. */
-static const char *diag_safe(const char *s, size_t n, char buf[static 52]) {
-        size_t k = MIN(n, (size_t) 48);
-
-        for (size_t i = 0; i < k; i++)
-                buf[i] = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? s[i] : '?';
-        if (k < n) {
-                memcpy(buf + k, "...", 3);
-                k += 3;
-        }
-        buf[k] = '\0';
-        return buf;
-}
-
 LuksToken *luks_token_free(LuksToken *t) {
         if (!t)
                 return NULL;
@@ -120,14 +106,14 @@ static int url_check(const char *s, size_t n, bool allow_query, const char *what
                         return diag_set(d, -EINVAL,
                                         "%s: \"%s\" has a character a URL here may not have "
                                         "(byte %zu: space, control, '\"', '\\', '<', '>', '#')",
-                                        what, diag_safe(s, n, buf), i);
+                                        what, diag_printable(s, n, buf), i);
         if (n > 8 && memcmp(s, "https://", 8) == 0)
                 host = s + 8;
         else if (n > 7 && memcmp(s, "http://", 7) == 0)
                 host = s + 7;
         else
                 return diag_set(d, -EINVAL, "%s: \"%s\" is not an http:// or https:// URL", what,
-                                diag_safe(s, n, buf));
+                                diag_printable(s, n, buf));
 
         /* The authority runs to the first '/' or '?'. */
         for (p = host; p < end && *p != '/' && *p != '?'; p++)
@@ -135,9 +121,10 @@ static int url_check(const char *s, size_t n, bool allow_query, const char *what
                         return diag_set(d, -EINVAL,
                                         "%s: \"%s\" carries user information ('@'), which a "
                                         "header must not hold",
-                                        what, diag_safe(s, n, buf));
+                                        what, diag_printable(s, n, buf));
         if (p == host)
-                return diag_set(d, -EINVAL, "%s: \"%s\" has no host", what, diag_safe(s, n, buf));
+                return diag_set(d, -EINVAL, "%s: \"%s\" has no host", what,
+                                diag_printable(s, n, buf));
         if (*host == '[') {
                 const char *q = host + 1;
 
@@ -146,11 +133,11 @@ static int url_check(const char *s, size_t n, bool allow_query, const char *what
                         q++;
                 if (q == host + 1 || q >= p || *q != ']')
                         return diag_set(d, -EINVAL, "%s: \"%s\" has a malformed IPv6 host", what,
-                                        diag_safe(s, n, buf));
+                                        diag_printable(s, n, buf));
                 if (q + 1 < p) {
                         if (q[1] != ':')
                                 return diag_set(d, -EINVAL, "%s: \"%s\" has a malformed host", what,
-                                                diag_safe(s, n, buf));
+                                                diag_printable(s, n, buf));
                         port = q + 2;
                 }
         } else {
@@ -160,11 +147,11 @@ static int url_check(const char *s, size_t n, bool allow_query, const char *what
                         q++;
                 if (q == host)
                         return diag_set(d, -EINVAL, "%s: \"%s\" has no host", what,
-                                        diag_safe(s, n, buf));
+                                        diag_printable(s, n, buf));
                 if (q < p) {
                         if (*q != ':')
                                 return diag_set(d, -EINVAL, "%s: \"%s\" has a malformed host", what,
-                                                diag_safe(s, n, buf));
+                                                diag_printable(s, n, buf));
                         port = q + 1;
                 }
         }
@@ -173,20 +160,20 @@ static int url_check(const char *s, size_t n, bool allow_query, const char *what
 
                 if (port == p || p - port > 5)
                         return diag_set(d, -EINVAL, "%s: \"%s\" has a malformed port", what,
-                                        diag_safe(s, n, buf));
+                                        diag_printable(s, n, buf));
                 for (const char *q = port; q < p; q++) {
                         if (!is_digit(*q))
                                 return diag_set(d, -EINVAL, "%s: \"%s\" has a malformed port", what,
-                                                diag_safe(s, n, buf));
+                                                diag_printable(s, n, buf));
                         v = v * 10 + (unsigned) (*q - '0');
                 }
                 if (v == 0 || v > 65535 || *port == '0')
                         return diag_set(d, -EINVAL, "%s: \"%s\" has a port out of range", what,
-                                        diag_safe(s, n, buf));
+                                        diag_printable(s, n, buf));
         }
         if (!allow_query && memchr(p, '?', (size_t) (end - p)))
                 return diag_set(d, -EINVAL, "%s: \"%s\" has a query, which a key URL may not have",
-                                what, diag_safe(s, n, buf));
+                                what, diag_printable(s, n, buf));
         if (ret_path)
                 *ret_path = p;
         return 0;
@@ -360,81 +347,6 @@ int luks_token_set_key(LuksToken *t, const char *key_release, const char *name, 
 /* ------------------------------------------------------------------------------------------ */
 /* Parsing                                                                                      */
 
-/*
- * Counts the members each object of the (valid, depth-capped) JSON text spells out, in document
- * order, into counts (one per '{'); *ret_n is the number of objects. Compared with what json-c
- * kept, it finds a member that appears twice.
- */
-static int count_members(const char *t, size_t n, size_t **ret, size_t *ret_n) {
-        size_t stack[LUKS_TOKEN_DEPTH + 1], depth = 0, n_objects = 0, max_objects = 0;
-        _cleanup_(freep) size_t *counts = NULL;
-        bool in_string = false;
-
-        for (size_t i = 0; i < n; i++)
-                if (t[i] == '{')
-                        max_objects++;
-        counts = calloc(max_objects + 1, sizeof(size_t));
-        if (!counts)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                char c = t[i];
-
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                        continue;
-                }
-                switch (c) {
-                case '"':
-                        in_string = true;
-                        break;
-                case '{':
-                case '[':
-                        if (depth >= ELEMENTSOF(stack))
-                                return -EBADMSG;
-                        stack[depth++] = c == '{' ? n_objects++ : SIZE_MAX;
-                        break;
-                case '}':
-                case ']':
-                        if (depth == 0)
-                                return -EBADMSG;
-                        depth--;
-                        break;
-                case ':':
-                        if (depth == 0 || stack[depth - 1] == SIZE_MAX)
-                                return -EBADMSG;
-                        counts[stack[depth - 1]]++;
-                        break;
-                default:
-                        break;
-                }
-        }
-        *ret = TAKE_PTR(counts);
-        *ret_n = n_objects;
-        return 0;
-}
-
-/* Walks o in document order, comparing each object's member count with the text's. */
-static bool members_unique(json_object *o, const size_t *counts, size_t n, size_t *next) {
-        if (json_object_is_type(o, json_type_object)) {
-                if (*next >= n || counts[*next] != (size_t) json_object_object_length(o))
-                        return false;
-                (*next)++;
-                json_object_object_foreach(o, k, v) {
-                        (void) k;
-                        if (!members_unique(v, counts, n, next))
-                                return false;
-                }
-        } else if (json_object_is_type(o, json_type_array)) {
-                for (size_t i = 0; i < json_object_array_length(o); i++)
-                        if (!members_unique(json_object_array_get_idx(o, i), counts, n, next))
-                                return false;
-        }
-        return true;
-}
-
 /* o[key] as a string without NUL bytes: -ENOENT when absent, -EBADMSG otherwise. */
 static int string_member(json_object *o, const char *key, const char **ret, size_t *ret_size) {
         json_object *v;
@@ -543,7 +455,7 @@ static int parse_key(json_object *o, LuksToken *t, Diag *d) {
                 return diag_set(d, -EBADMSG,
                                 "key: \"%s\" is not a key name (1 to %u letters, "
                                 "digits or '-')",
-                                diag_safe(name, name_len, buf), LUKS_TOKEN_KEY_NAME_MAX);
+                                diag_printable(name, name_len, buf), LUKS_TOKEN_KEY_NAME_MAX);
 
         r = string_member(o, "key-release", &url, &url_len);
         if (r == -ENOENT)
@@ -557,7 +469,7 @@ static int parse_key(json_object *o, LuksToken *t, Diag *d) {
                 return diag_set(d, -EBADMSG,
                                 "key-release: \"%s\" does not end in /keys/%s or "
                                 "/keys/%s/VERSION",
-                                diag_safe(url, url_len, buf), name, name);
+                                diag_printable(url, url_len, buf), name, name);
 
         t->key_url = strdup(url);
         t->key_name = strdup(name);
@@ -589,7 +501,7 @@ static int parse_pcrs(json_object *o, LuksToken *t, Diag *d) {
                         t->pcr_bank = pcr_banks[i].alg;
         if (t->pcr_bank == 0)
                 return diag_set(d, -EPROTONOSUPPORT, "pcr-bank: \"%s\" (sha256 or sha384)",
-                                diag_safe(s, n, buf));
+                                diag_printable(s, n, buf));
 
         if (!json_object_object_get_ex(o, "pcrs", &a))
                 return diag_set(d, -EBADMSG, "pcrs: missing");
@@ -623,8 +535,8 @@ static int parse_pcrs(json_object *o, LuksToken *t, Diag *d) {
 int luks_token_parse(const char *json, size_t size, LuksToken **ret, Diag *d) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_(luks_token_freep) LuksToken *t = NULL;
-        _cleanup_(freep) size_t *counts = NULL;
-        size_t n_objects = 0, next = 0, n;
+        _cleanup_(json_member_counts_done) JsonMemberCounts counts = {};
+        size_t next = 0, n;
         json_object *v;
         const char *s;
         char buf[52];
@@ -645,10 +557,10 @@ int luks_token_parse(const char *json, size_t size, LuksToken **ret, Diag *d) {
                                 LUKS_TOKEN_DEPTH);
         if (!json_object_is_type(o, json_type_object))
                 return diag_set(d, -EBADMSG, "token: not a JSON object");
-        r = count_members(json, size, &counts, &n_objects);
+        r = json_member_counts(json, size, LUKS_TOKEN_DEPTH + 1, size / 2 + 1, &counts);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 || !members_unique(o, counts, n_objects, &next) || next != n_objects)
+        if (r < 0 || json_members_unique(o, &counts, &next))
                 return diag_set(d, -EBADMSG, "token: a member appears twice");
 
         r = string_member(o, "type", &s, &n);
@@ -658,7 +570,7 @@ int luks_token_parse(const char *json, size_t size, LuksToken **ret, Diag *d) {
                 return diag_set(d, -EBADMSG, "type: not a string");
         if (!streq(s, LUKS_TOKEN_TYPE))
                 return diag_set(d, -EMEDIUMTYPE, "type: \"%s\", not \"" LUKS_TOKEN_TYPE "\"",
-                                diag_safe(s, n, buf));
+                                diag_printable(s, n, buf));
 
         if (!json_object_object_get_ex(o, "cvm-agent-version", &v))
                 return diag_set(d, -EBADMSG, "cvm-agent-version: missing");
@@ -678,7 +590,7 @@ int luks_token_parse(const char *json, size_t size, LuksToken **ret, Diag *d) {
                         known = known || streq(key, known_members[i]);
                 if (!known && !startswith(key, "x-"))
                         return diag_set(d, -EBADMSG, "\"%s\": unknown member",
-                                        diag_safe(key, strlen(key), buf));
+                                        diag_printable(key, strlen(key), buf));
         }
 
         r = luks_token_new(&t);
@@ -705,7 +617,7 @@ int luks_token_parse(const char *json, size_t size, LuksToken **ret, Diag *d) {
         t->enc = key_wrap_alg_from_string(s);
         if (t->enc < 0)
                 return diag_set(d, -EPROTONOSUPPORT, "enc: unknown wrap algorithm \"%s\"",
-                                diag_safe(s, n, buf));
+                                diag_printable(s, n, buf));
 
         *ret = TAKE_PTR(t);
         return 0;

@@ -322,7 +322,8 @@ int luks_find_tokens(const char *device, LuksTokenList *ret, Diag *d) {
 /* Opening                                                                                      */
 
 /* The "cvm-agent" token token_id of cd, parsed, for a step that will use it. */
-static int get_token(CryptDevice *cd, int token_id, const char *step, LuksToken **ret, Diag *d) {
+/* Token token_id exists and is a "cvm-agent" one, parsed or not. */
+static int check_token_type(CryptDevice *cd, int token_id, const char *step, Diag *d) {
         const char *type = NULL;
         crypt_token_info info;
 
@@ -335,7 +336,13 @@ static int get_token(CryptDevice *cd, int token_id, const char *step, LuksToken 
                 return diag_set(d, -EMEDIUMTYPE,
                                 "%s: token %d is of type \"%s\", not \"" LUKS_TOKEN_TYPE "\"", step,
                                 token_id, type ? type : "?");
-        return read_token(cd, token_id, ret, d);
+        return 0;
+}
+
+static int get_token(CryptDevice *cd, int token_id, const char *step, LuksToken **ret, Diag *d) {
+        int r = check_token_type(cd, token_id, step, d);
+
+        return r < 0 ? r : read_token(cd, token_id, ret, d);
 }
 
 int luks_open_with_key(const char *device, int token_id, const char *name, const Secret *key,
@@ -383,8 +390,6 @@ int luks_remove_token(const char *device, int token_id, const char *backup_path,
         static const char step[] = "removing a token";
         _cleanup_(crypt_freep) CryptDevice *cd = NULL;
         _cleanup_(luks_token_freep) LuksToken *t = NULL;
-        const char *type = NULL;
-        crypt_token_info info;
         LuksLog log = {};
         Diag ignored = {};
         char buf[300];
@@ -395,16 +400,10 @@ int luks_remove_token(const char *device, int token_id, const char *backup_path,
         r = luks_load(device, step, &log, &cd, d);
         if (r < 0)
                 return r;
+        r = check_token_type(cd, token_id, step, d);
+        if (r < 0)
+                return r;
         max = crypt_token_max(CRYPT_LUKS2);
-        if (token_id < 0 || token_id >= max)
-                return diag_set(d, -EINVAL, "%s: token %d: no such token id", step, token_id);
-        info = crypt_token_status(cd, token_id, &type);
-        if (info == CRYPT_TOKEN_INVALID || info == CRYPT_TOKEN_INACTIVE)
-                return diag_set(d, -ENOENT, "%s: token %d: empty", step, token_id);
-        if (!type || !streq(type, LUKS_TOKEN_TYPE))
-                return diag_set(d, -EMEDIUMTYPE,
-                                "%s: token %d is of type \"%s\", not \"" LUKS_TOKEN_TYPE "\"", step,
-                                token_id, type ? type : "?");
 
         /* Its keyslot goes with it if the token parses, no other token names the keyslot, and
          * it is not the last one: decided before anything is written. */

@@ -32,7 +32,7 @@ int hex_encode(const void *p, size_t n, char **ret) {
         return 0;
 }
 
-static int unhexchar(char c) {
+int hex_digit_value(char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')
@@ -44,7 +44,7 @@ static int unhexchar(char c) {
 
 static int hex_decode_into(const char *s, size_t len, uint8_t *out) {
         for (size_t i = 0; i < len / 2; i++) {
-                int hi = unhexchar(s[2 * i]), lo = unhexchar(s[2 * i + 1]);
+                int hi = hex_digit_value(s[2 * i]), lo = hex_digit_value(s[2 * i + 1]);
                 if (hi < 0 || lo < 0)
                         return -EBADMSG;
                 out[i] = (uint8_t) (hi << 4 | lo);
@@ -77,7 +77,7 @@ int hex_decode_exact(const char *s, void *out, size_t n) {
                 return -EBADMSG;
         /* Check every digit first, so out is untouched on failure. */
         for (size_t i = 0; i < 2 * n; i++)
-                if (unhexchar(s[i]) < 0)
+                if (hex_digit_value(s[i]) < 0)
                         return -EBADMSG;
         return hex_decode_into(s, 2 * n, out);
 }

@@ -16,6 +16,8 @@ int hex_encode(const void *p, size_t n, char **ret);
 void hex_encode_buf(const void *p, size_t n, char *out);
 /* Decodes len characters of hex (either case). */
 int hex_decode(const char *s, size_t len, size_t max_size, uint8_t **ret, size_t *ret_size);
+/* The value of one hex digit (either case), or -EBADMSG. */
+int hex_digit_value(char c);
 /* Decodes exactly n bytes of hex into out. */
 int hex_decode_exact(const char *s, void *out, size_t n);
 

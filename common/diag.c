@@ -40,3 +40,16 @@ int diag_prefix(Diag *d, int error, const char *fmt, ...) {
         memcpy(d->text, out, n + 1);
         return error;
 }
+
+const char *diag_printable(const char *s, size_t n, char buf[static DIAG_PRINTABLE_MAX + 4]) {
+        size_t k = n < DIAG_PRINTABLE_MAX ? n : DIAG_PRINTABLE_MAX;
+
+        for (size_t i = 0; i < k; i++)
+                buf[i] = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? s[i] : '?';
+        if (k < n) {
+                memcpy(buf + k, "...", 3);
+                k += 3;
+        }
+        buf[k] = '\0';
+        return buf;
+}

@@ -20,6 +20,10 @@ int diag_set(Diag *d, int error, const char *fmt, ...) _printf_(3, 4);
 /* Puts "PREFIX: " before d's message (or before strerror(-error) when none is set), for a step
  * that names itself around what an inner function said; returns error. NULL d is fine. */
 int diag_prefix(Diag *d, int error, const char *fmt, ...) _printf_(3, 4);
+/* Untrusted text for a message: the first 48 of n bytes of s, printable ASCII kept, '"' and
+ * anything else as '?', "..." when cut; into buf, which it returns. */
+#define DIAG_PRINTABLE_MAX 48u
+const char *diag_printable(const char *s, size_t n, char buf[static DIAG_PRINTABLE_MAX + 4]);
 static inline const char *diag_text(const Diag *d, const char *fallback) {
         return d && d->text[0] ? d->text : fallback;
 }

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/codec.h"
 #include "common/json-util.h"
 
@@ -62,4 +66,101 @@ int json_add_hex(json_object *o, const char *key, const void *p, size_t n) {
         if (r < 0)
                 return r;
         return json_add_string(o, key, s);
+}
+
+int json_member_counts(const char *t, size_t n, size_t max_depth, size_t max_objects,
+                       JsonMemberCounts *ret) {
+        _cleanup_(freep) size_t *counts = NULL, *object_at = NULL;
+        _cleanup_(freep) bool *is_object = NULL;
+        bool in_string = false, expect_key = false, nul = false;
+        size_t depth = 0, n_objects = 0;
+
+        counts = calloc(max_objects + 1, sizeof(size_t));
+        object_at = calloc(max_depth + 1, sizeof(size_t));
+        is_object = calloc(max_depth + 1, sizeof(bool));
+        if (!counts || !object_at || !is_object)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char c = t[i];
+
+                if (in_string) {
+                        if (c == '"') {
+                                /* A string where a key goes is one more member. */
+                                in_string = false;
+                                if (depth > 0 && is_object[depth - 1] && expect_key) {
+                                        counts[object_at[depth - 1]]++;
+                                        expect_key = false;
+                                }
+                        } else if (c == '\\' && i + 1 < n) {
+                                if (n - i >= 6 && memcmp(t + i + 1, "u0000", 5) == 0)
+                                        nul = true;
+                                i++;
+                        }
+                        continue;
+                }
+                switch (c) {
+                case '"':
+                        in_string = true;
+                        break;
+                case '{':
+                case '[':
+                        if (depth >= max_depth)
+                                return -EBADMSG;
+                        is_object[depth] = c == '{';
+                        if (c == '{') {
+                                if (n_objects >= max_objects)
+                                        return -E2BIG;
+                                object_at[depth] = n_objects++;
+                                expect_key = true;
+                        }
+                        depth++;
+                        break;
+                case '}':
+                case ']':
+                        if (depth > 0)
+                                depth--;
+                        expect_key = false;
+                        break;
+                case ',':
+                        expect_key = depth > 0 && is_object[depth - 1];
+                        break;
+                default:
+                        break;
+                }
+        }
+        *ret = (JsonMemberCounts) { .counts = TAKE_PTR(counts), .n = n_objects, .nul_escape = nul };
+        return 0;
+}
+
+void json_member_counts_done(JsonMemberCounts *c) {
+        free(c->counts);
+        *c = (JsonMemberCounts) {};
+}
+
+static json_object *members_walk(json_object *o, const JsonMemberCounts *c, size_t *next) {
+        json_object *bad;
+
+        if (json_object_is_type(o, json_type_object)) {
+                if (*next >= c->n || c->counts[*next] != (size_t) json_object_object_length(o))
+                        return o;
+                (*next)++;
+                json_object_object_foreach(o, k, v) {
+                        (void) k;
+                        if ((bad = members_walk(v, c, next)))
+                                return bad;
+                }
+        } else if (json_object_is_type(o, json_type_array)) {
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        if ((bad = members_walk(json_object_array_get_idx(o, i), c, next)))
+                                return bad;
+        }
+        return NULL;
+}
+
+json_object *json_members_unique(json_object *o, const JsonMemberCounts *c, size_t *next) {
+        json_object *bad = members_walk(o, c, next);
+
+        if (!bad && *next != c->n)
+                return o;
+        return bad;
 }

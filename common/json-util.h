@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <json-c/json.h>
 
 #include "common/macro.h"
@@ -25,3 +28,28 @@ int json_add_bool(json_object *o, const char *key, bool value);
 int json_add_hex(json_object *o, const char *key, const void *p, size_t n);
 /* Adds value under key, taking ownership of value even on failure. */
 int json_add(json_object *o, const char *key, json_object *value);
+
+/*
+ * Duplicate members. json-c keeps the last of two members of one name where another reader may
+ * keep the first, so parsers of untrusted documents that must mean one thing refuse them: count
+ * the members each object of the text spells out (json_member_counts), then walk json-c's parse
+ * of the same text beside the counts (json_members_unique): an object with fewer members than
+ * its text named held a duplicate.
+ */
+typedef struct JsonMemberCounts {
+        size_t *counts;  /* members named in the text, one per object in document order */
+        size_t n;        /* objects */
+        bool nul_escape; /* a string holds the escape "\u0000" */
+} JsonMemberCounts;
+
+/* One pass over text[0, size), tolerant of malformed JSON (the parser judges that). -EBADMSG
+ * when objects and arrays nest deeper than max_depth, -E2BIG for more than max_objects objects,
+ * -ENOMEM. *ret filled only on success (json_member_counts_done). Pure. */
+int json_member_counts(const char *text, size_t size, size_t max_depth, size_t max_objects,
+                       JsonMemberCounts *ret);
+void json_member_counts_done(JsonMemberCounts *c);
+/* Walks o (json-c's parse of the counted text) in document order from object *next (start at
+ * 0), comparing each object's member count with the text's. Returns NULL when they all agree
+ * and every counted object was seen, else the first object that folded a duplicate (o itself
+ * when the counts ran out). Pure. */
+json_object *json_members_unique(json_object *o, const JsonMemberCounts *c, size_t *next);

@@ -80,20 +80,6 @@ uint16_t key_wrap_alg_tpm_hash(KeyWrapAlg alg) {
         return a ? a->tpm_hash : 0;
 }
 
-/* Untrusted text for a Diag: printable ASCII, '?' for anything else, at most 48 characters. */
-static const char *diag_safe(const char *s, size_t n, char buf[static 52]) {
-        size_t k = MIN(n, (size_t) 48);
-
-        for (size_t i = 0; i < k; i++)
-                buf[i] = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? s[i] : '?';
-        if (k < n) {
-                memcpy(buf + k, "...", 3);
-                k += 3;
-        }
-        buf[k] = '\0';
-        return buf;
-}
-
 /* The KEK's modulus size in bytes, for an RSA key in our range. */
 static int rsa_part_size(EVP_PKEY *key, size_t *ret, Diag *d) {
         int bits, size;
@@ -405,7 +391,7 @@ int key_hsm_parse(const char *text, size_t size, KeyHsm **ret, Diag *d) {
         if (n != strlen(KEY_HSM_SCHEMA_VERSION) || !streq(s, KEY_HSM_SCHEMA_VERSION))
                 return diag_set(d, -EPROTONOSUPPORT,
                                 "key_hsm: schema_version \"%s\" (\"%s\" known)",
-                                diag_safe(s, n, buf), KEY_HSM_SCHEMA_VERSION);
+                                diag_printable(s, n, buf), KEY_HSM_SCHEMA_VERSION);
 
         if (!json_object_object_get_ex(o, "header", &header) ||
             !json_object_is_type(header, json_type_object))
@@ -420,7 +406,7 @@ int key_hsm_parse(const char *text, size_t size, KeyHsm **ret, Diag *d) {
                 return diag_set(d, -EBADMSG, "key_hsm: no string header.alg");
         if (n != 3 || !streq(s, "dir"))
                 return diag_set(d, -EPROTONOSUPPORT, "key_hsm: header.alg \"%s\" (\"dir\" known)",
-                                diag_safe(s, n, buf));
+                                diag_printable(s, n, buf));
 
         r = json_string_member(header, "enc", &s, &n);
         if (r < 0)
@@ -428,7 +414,7 @@ int key_hsm_parse(const char *text, size_t size, KeyHsm **ret, Diag *d) {
         k->alg = n == strlen(s) ? key_wrap_alg_from_string(s) : _KEY_WRAP_ALG_INVALID;
         if (k->alg < 0)
                 return diag_set(d, -EPROTONOSUPPORT, "key_hsm: unknown header.enc \"%s\"",
-                                diag_safe(s, n, buf));
+                                diag_printable(s, n, buf));
 
         r = json_string_member(header, "kid", &s, &n);
         if (r < 0)

@@ -1,19 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The file forms of the key store's master key (verifier/master-key.h). Pure. */
+#include "common/codec.h"
 #include "common/diag.h"
 #include "common/macro.h"
 #include "common/secret.h"
 #include "verifier/master-key.h"
-
-static int unhex(uint8_t c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 int master_key_parse(const uint8_t *buf, size_t size, const char *name, Secret **ret, Diag *d) {
         _cleanup_(secret_freep) Secret *k = NULL;
@@ -36,7 +27,8 @@ int master_key_parse(const uint8_t *buf, size_t size, const char *name, Secret *
                 memcpy(k->data, buf, MASTER_KEY_SIZE);
         else
                 for (size_t i = 0; i < MASTER_KEY_SIZE; i++) {
-                        int hi = unhex(buf[2 * i]), lo = unhex(buf[2 * i + 1]);
+                        int hi = hex_digit_value((char) buf[2 * i]),
+                            lo = hex_digit_value((char) buf[2 * i + 1]);
 
                         /* Name the position, never the byte: it is part of the key. */
                         if (hi < 0 || lo < 0)

@@ -468,82 +468,25 @@ static const char *authority_check(const char *s, size_t n) {
 /* ------------------------------------------------------------------------------------------ */
 /* Before parsing: caps, duplicates, NULs                                                      */
 
-typedef struct Scan {
-        size_t *keys; /* members counted in the text, per object in document order */
-        size_t n_objects;
-} Scan;
-
-static void scan_done(Scan *s) {
-        free(s->keys);
-}
-
 /*
- * One pass over the text, tolerant of malformed JSON (json-c judges that next): refuses nesting
- * deeper than JSON_DEPTH_MAX, more than JSON_OBJECTS_MAX objects and "\u0000" escapes, and
- * counts the members each object spells out, which check_duplicates() compares with what
- * json-c kept.
+ * The caps before json-c sees the text (nesting deeper than JSON_DEPTH_MAX, more than
+ * JSON_OBJECTS_MAX objects, a "\u0000" escape), and the members each object spells out, which
+ * check_duplicates() compares with what json-c kept.
  */
-static int scan_text(const char *t, size_t n, const char *prefix, Scan *ret, Diag *d) {
-        bool is_object[JSON_DEPTH_MAX + 1];
-        size_t object_at[JSON_DEPTH_MAX + 1];
-        bool in_string = false, expect_key = false;
-        size_t depth = 0;
+static int scan_text(const char *t, size_t n, const char *prefix, JsonMemberCounts *ret, Diag *d) {
+        int r;
 
-        ret->keys = calloc(JSON_OBJECTS_MAX, sizeof(size_t));
-        if (!ret->keys)
-                return -ENOMEM;
-        ret->n_objects = 0;
-        for (size_t i = 0; i < n; i++) {
-                char c = t[i];
-
-                if (in_string) {
-                        if (c == '"') {
-                                in_string = false;
-                                if (depth > 0 && is_object[depth - 1] && expect_key) {
-                                        ret->keys[object_at[depth - 1]]++;
-                                        expect_key = false;
-                                }
-                        } else if (c == '\\' && i + 1 < n) {
-                                if (n - i >= 6 && memcmp(t + i + 1, "u0000", 5) == 0)
-                                        return diag_set(d, -EBADMSG,
-                                                        "%spolicy: a string holds \\u0000", prefix);
-                                i++;
-                        }
-                        continue;
-                }
-                switch (c) {
-                case '"':
-                        in_string = true;
-                        break;
-                case '{':
-                case '[':
-                        if (depth >= JSON_DEPTH_MAX)
-                                return diag_set(d, -EBADMSG,
-                                                "%spolicy: nested deeper than %u "
-                                                "levels of allOf/anyOf",
-                                                prefix, RELEASE_POLICY_DEPTH_MAX);
-                        is_object[depth] = c == '{';
-                        if (c == '{') {
-                                if (ret->n_objects >= JSON_OBJECTS_MAX)
-                                        return diag_set(d, -E2BIG, "%spolicy: more than %u objects",
-                                                        prefix, JSON_OBJECTS_MAX);
-                                object_at[depth] = ret->n_objects++;
-                                expect_key = true;
-                        }
-                        depth++;
-                        break;
-                case '}':
-                case ']':
-                        if (depth > 0)
-                                depth--;
-                        expect_key = false;
-                        break;
-                case ',':
-                        expect_key = depth > 0 && is_object[depth - 1];
-                        break;
-                default:
-                        break;
-                }
+        r = json_member_counts(t, n, JSON_DEPTH_MAX, JSON_OBJECTS_MAX, ret);
+        if (r == -EBADMSG)
+                return diag_set(d, r, "%spolicy: nested deeper than %u levels of allOf/anyOf",
+                                prefix, RELEASE_POLICY_DEPTH_MAX);
+        if (r == -E2BIG)
+                return diag_set(d, r, "%spolicy: more than %u objects", prefix, JSON_OBJECTS_MAX);
+        if (r < 0)
+                return r;
+        if (ret->nul_escape) {
+                json_member_counts_done(ret);
+                return diag_set(d, -EBADMSG, "%spolicy: a string holds \\u0000", prefix);
         }
         return 0;
 }
@@ -566,14 +509,13 @@ static const char *path_member(const char *path, const char *name, char buf[stat
 
 /* Walks o in document order beside the scan's counts; a smaller count means json-c folded a
  * duplicate member. */
-static int check_duplicates(json_object *o, const Scan *s, size_t *next, const char *path,
-                            const char *prefix, Diag *d) {
+static int check_duplicates(json_object *o, const JsonMemberCounts *s, size_t *next,
+                            const char *path, const char *prefix, Diag *d) {
         char sub[PATH_MAX_LEN];
         int r;
 
         if (json_object_is_type(o, json_type_object)) {
-                if (*next >= s->n_objects ||
-                    s->keys[*next] != (size_t) json_object_object_length(o))
+                if (*next >= s->n || s->counts[*next] != (size_t) json_object_object_length(o))
                         return diag_set(d, -EBADMSG, "%s%s: a member appears twice", prefix,
                                         path[0] ? path : "policy");
                 (*next)++;
@@ -937,7 +879,7 @@ static int compile_policy(Compiler *c, json_object *doc, ReleasePolicy **ret) {
 static int parse_json(const char *text, size_t size, const char *prefix, json_object **ret,
                       Diag *d) {
         _cleanup_(json_object_putp) json_object *doc = NULL;
-        _cleanup_(scan_done) Scan scan = {};
+        _cleanup_(json_member_counts_done) JsonMemberCounts scan = {};
         size_t next = 0;
         int r;
 
