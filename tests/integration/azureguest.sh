@@ -32,7 +32,7 @@ cat "$CVM_SIM_DIR/vcek.pem" "$CVM_SIM_DIR/cert_chain.pem" >"$tmp/chain.pem"
 
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 --trust-root "$CVM_SIM_ROOT" >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
-for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
 url=$(head -n 1 "$tmp/url")
 [ -n "$url" ] || { cat "$tmp/server.log"; exit 99; }
 
@@ -100,15 +100,17 @@ kill "$pid"; wait "$pid" 2>/dev/null
         >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
 : >"$tmp/url.old"
-for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
 url=$(head -n 1 "$tmp/url")
 "$SIM" down --dir "$tmp/vm" >/dev/null 2>&1 # a fresh boot: PCR 7 moved above
 eval "$("$SIM" up --dir "$tmp/vm" --tpm --azure 2>/dev/null)"
 vnonce=$(curl -s "$url/nonce" | jq -r .nonce)
-"$AGENT" evidence --format maa --nonce "$vnonce" --vcek-chain "$tmp/chain.pem" --out "$tmp/body4.json" 2>/dev/null
+"$AGENT" evidence --format maa --nonce "$vnonce" --vcek-chain "$tmp/chain.pem" --out "$tmp/body4.json" 2>"$tmp/ev4.err"
 status=$(curl -s -o "$tmp/resp4.json" -w '%{http_code}' -d @"$tmp/body4.json" "$url/attest/AzureGuest")
 [ "$status" = 200 ] && ok "--require-nonce: the verifier's nonce in the quote: a token" ||
-        not_ok "a bound nonce" "status $status: $(cat "$tmp/resp4.json")"
+        not_ok "a bound nonce" "status $status: $(cat "$tmp/resp4.json" 2>/dev/null)" \
+                "verifier '$url', nonce '$vnonce', evidence: $(head -c 300 "$tmp/ev4.err")" \
+                "server: $(tail -n 3 "$tmp/server.log" | tr '\n' ' ')"
 status=$(curl -s -o "$tmp/resp5.json" -w '%{http_code}' -d @"$tmp/body4.json" "$url/attest/AzureGuest")
 [ "$status" = 400 ] && jq -e '.error.code == "InvalidNonce"' "$tmp/resp5.json" >/dev/null &&
         ok "--require-nonce: the same evidence again: 400 InvalidNonce" ||

@@ -229,7 +229,7 @@ if command -v curl >/dev/null 2>&1 && command -v jq >/dev/null 2>&1; then
         "$BIN" serve --dev --listen 127.0.0.1:0 >"$tmp/url" 2>"$tmp/server.log" &
         pid=$!
         pids+=("$pid")
-        for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+        for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
         url=$(head -n 1 "$tmp/url")
         [ -n "$url" ] || { echo "serve --dev did not start:"; cat "$tmp/server.log"; exit 99; }
         TAZ=$V/azure/trustee-az-snp-vtpm
@@ -292,7 +292,7 @@ with open(sys.argv[2], "w") as f:
 s.serve_forever()
 ' "$tmp/www" "$tmp/static-url" 2>"$tmp/static.log" &
         pids+=("$!")
-        for _ in $(seq 50); do [ -s "$tmp/static-url" ] && break; sleep 0.1; done
+        for _ in $(seq 200); do [ -s "$tmp/static-url" ] && break; sleep 0.1; done
         su=$(head -n 1 "$tmp/static-url")
         [ -n "$su" ] || { echo "the static server did not start:"; cat "$tmp/static.log"; exit 99; }
         meta=$tmp/www/.well-known/openid-configuration

@@ -45,7 +45,7 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)) failed=$((failed + 1)); echo "not ok $n - $1"; shift; printf '#   %s\n' "$@"; }
 
 wait_url() { # wait_url FILE: its first line once the server wrote it
-        for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done
+        for _ in $(seq 400); do [ -s "$1" ] && break; sleep 0.05; done
         head -n 1 "$1"
 }
 # The external issuer: a dev verifier on a fixed port, so that it can come back with a new key.

@@ -47,7 +47,7 @@ serve() {
         "$VERIFIER" serve --dev --listen 127.0.0.1:0 --trust-root "$CVM_SIM_ROOT" "$@" \
                 >"$tmp/$name.url" 2>"$tmp/$name.log" &
         pids="$pids $!"
-        for _ in $(seq 100); do [ -s "$tmp/$name.url" ] && break; sleep 0.05; done
+        for _ in $(seq 400); do [ -s "$tmp/$name.url" ] && break; sleep 0.05; done
         url=$(head -n 1 "$tmp/$name.url")
         [ -n "$url" ] || { cat "$tmp/$name.log"; exit 99; }
 }
@@ -245,7 +245,7 @@ printf '[Service]\nListen=127.0.0.1:0\nStateDirectory=%s/state2\n[Signing]\nToke
         "$tmp" "$CVM_SIM_ROOT" "$tmp" "$tmp" "$tmp" >"$tmp/short.conf"
 "$VERIFIER" serve --config "$tmp/short.conf" >"$tmp/short.url" 2>"$tmp/short.log" &
 pids="$pids $!"
-for _ in $(seq 100); do [ -s "$tmp/short.url" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -s "$tmp/short.url" ] && break; sleep 0.05; done
 short=$(head -n 1 "$tmp/short.url")
 if [ -z "$short" ]; then
         not_ok "a verifier with 1 s tokens" "$(one_line "$tmp/short.log")"

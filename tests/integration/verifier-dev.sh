@@ -22,7 +22,7 @@ trap cleanup EXIT
 
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
-for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
 url=$(head -n 1 "$tmp/url")
 [ -n "$url" ] || { echo "the server did not start:"; cat "$tmp/server.log"; exit 99; }
 
@@ -145,7 +145,7 @@ authorizationrules {
 POL
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 --policy "$tmp/deny.policy" >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
-for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
 url=$(head -n 1 "$tmp/url")
 body "$TAZ/hcl-report.bin" "$TAZ/vcek.pem"
 post /attest/SevSnpVm "$tmp/body.json"
@@ -163,7 +163,7 @@ rc=$?
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 --require-nonce >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
 : >"$tmp/url2"
-for _ in $(seq 50); do [ -s "$tmp/url" ] && break; sleep 0.1; done
+for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
 url=$(head -n 1 "$tmp/url")
 nonce=$(curl -s "$url/nonce" | jq -r .nonce)
 [ ${#nonce} -eq 64 ] && ok "GET /nonce" || not_ok "GET /nonce" "got '$nonce'"

@@ -308,7 +308,7 @@ mkdir -p "$(dirname "$tmp/serve$target")"
 openssl x509 -in "$TAZ/vcek.pem" -outform DER -out "$tmp/serve$target" || exit 99
 "$FAKE" --dir "$tmp/serve" >"$tmp/kds-port" 2>"$tmp/kds.err" &
 kds_pid=$!
-for _ in $(seq 100); do [ -s "$tmp/kds-port" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -s "$tmp/kds-port" ] && break; sleep 0.05; done
 kds_url=http://127.0.0.1:$(cat "$tmp/kds-port")
 stop
 sed -i "s|^KDS=\$|KDS=$kds_url|" "$tmp/verifier.conf"
