@@ -446,18 +446,36 @@ int tpm_device_nv_write_user_data(TpmDevice *t, uint32_t index, const uint8_t da
         return 0;
 }
 
+/*
+ * A policy (or trial) session that has run PolicyPCR over sel. With salt_key (not
+ * ESYS_TR_NONE), the session is salted with that key and encrypts the command's first response
+ * parameter (AES-128-CFB): what the TPM decrypts does not cross the interface to the TPM in the
+ * clear.
+ */
 static int pcr_policy_session(TpmDevice *t, TPM2_SE type, const TPML_PCR_SELECTION *sel,
-                              ESYS_TR *ret, Diag *d) {
+                              ESYS_TR salt_key, ESYS_TR *ret, Diag *d) {
         TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
         TPM2B_DIGEST empty = {};
         ESYS_TR s;
         TSS2_RC rc;
 
-        TPM_CALL(rc, Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+        if (salt_key != ESYS_TR_NONE)
+                sym = (TPMT_SYM_DEF) { .algorithm = TPM2_ALG_AES,
+                                       .keyBits.aes = 128,
+                                       .mode.aes = TPM2_ALG_CFB };
+        TPM_CALL(rc, Esys_StartAuthSession(t->esys, salt_key, ESYS_TR_NONE, ESYS_TR_NONE,
                                            ESYS_TR_NONE, ESYS_TR_NONE, NULL, type, &sym,
                                            TPM2_ALG_SHA256, &s));
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_error(rc, "StartAuthSession", 0, d);
+        if (salt_key != ESYS_TR_NONE) {
+                rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_ENCRYPT,
+                                               TPMA_SESSION_ENCRYPT);
+                if (rc != TSS2_RC_SUCCESS) {
+                        (void) Esys_FlushContext(t->esys, s);
+                        return tpm_error(rc, "TRSess_SetAttributes", 0, d);
+                }
+        }
         /* An empty pcrDigest: the TPM takes the PCRs' current values. */
         TPM_CALL(rc, Esys_PolicyPCR(t->esys, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty,
                                     sel));
@@ -496,7 +514,7 @@ int tpm_device_ephemeral_key(TpmDevice *t, uint32_t ak_handle, const TpmPcrSet *
         if (nonce_size > sizeof(qualifying.buffer))
                 return -EINVAL;
         selection_from_set(select, &sel);
-        r = pcr_policy_session(t, TPM2_SE_TRIAL, &sel, &trial, d);
+        r = pcr_policy_session(t, TPM2_SE_TRIAL, &sel, ESYS_TR_NONE, &trial, d);
         if (r < 0)
                 return r;
         TPM_CALL(rc, Esys_PolicyGetDigest(t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -578,7 +596,9 @@ int tpm_device_decrypt(TpmDevice *t, uint16_t scheme, uint16_t hash, const uint8
                 sch.details.oaep.hashAlg = hash;
         cipher.size = (UINT16) in_size;
         memcpy(cipher.buffer, in, in_size);
-        r = pcr_policy_session(t, TPM2_SE_POLICY, &t->ephemeral_sel, &session, d);
+        /* Salted with the ephemeral key itself: the plaintext (an AES key) leaves the TPM
+         * encrypted under the session. */
+        r = pcr_policy_session(t, TPM2_SE_POLICY, &t->ephemeral_sel, t->ephemeral, &session, d);
         if (r < 0)
                 return r;
         TPM_CALL(rc, Esys_RSA_Decrypt(t->esys, t->ephemeral, session, ESYS_TR_NONE, ESYS_TR_NONE,
