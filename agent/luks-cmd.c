@@ -13,6 +13,7 @@
 
 #include <libcryptsetup.h>
 
+#include "agent/agent-conf.h"
 #include "agent/agent.h"
 #include "agent/luks-token.h"
 #include "agent/luks.h"
@@ -43,7 +44,7 @@ static void enroll_help(void) {
                "  --key-release URL    the key's URL (.../keys/NAME[/VERSION]) or the service's\n"
                "  --key NAME           the key's name\n"
                "  --pcrs LIST          SHA-256 PCRs the evidence quotes and the unwrap is bound\n"
-               "                       to (default %s)\n"
+               "                       to (default: PCRs= of the configuration, %s)\n"
                "  --enc ENC            CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256 (default) or\n"
                "                       RSA_AES_KEY_WRAP_384\n"
                "  --passphrase-file F  an existing passphrase or recovery key (exact bytes, as\n"
@@ -53,6 +54,8 @@ static void enroll_help(void) {
                "                       %s/header-backups/NAME-TIME.img); never overwritten\n"
                "  --vcek-chain FILE    the VCEK chain for an SEV-SNP proof (or CVM_VCEK_CHAIN)\n"
                "  --ca-file FILE       TLS roots for the services (default: the system's)\n"
+               "  --config FILE        the agent's configuration (default /etc/cvm-agent/agent.conf\n"
+               "                       and agent.conf.d/): TPM, TLS, timeouts, PCRs= default\n"
                "\n"
                "Exit status: 0 enrolled; 2 usage; 3 malformed answer or header; 4 evidence or\n"
                "token refused, wrong passphrase; 5 a policy said no; 6 no TPM, service or device.\n",
@@ -72,7 +75,11 @@ static void unlock_help(void) {
                "  --token ID       only this token\n"
                "  --vcek-chain F   the VCEK chain for an SEV-SNP proof (or CVM_VCEK_CHAIN)\n"
                "  --ca-file FILE   TLS roots for the services (default: the system's)\n"
+               "  --config FILE    the agent's configuration (default /etc/cvm-agent/agent.conf\n"
+               "                   and agent.conf.d/): TPM, TLS, timeouts, BootDeadline=\n"
                "\n"
+               "Verifiers are tried in order, each round of them after a backoff, until\n"
+               "BootDeadline= (default 90 s); then the volume is left for the passphrase prompt.\n"
                "Nothing is written to the device. On failure the volume stays locked for the\n"
                "next way in (passphrase prompt, recovery key).\n"
                "Exit status: 0 opened (or checked); 2 usage; 3 malformed; 4 evidence, token or\n"
@@ -98,6 +105,23 @@ static int default_backup_path(const char *device, char *buf, size_t size) {
         return 0;
 }
 
+static uint64_t boottime_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_BOOTTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* The agent's configuration (path, or the default file and drop-ins); logs why not. */
+static int load_config(const char *path, AgentConfig *c) {
+        Diag d = {};
+        int r = agent_config_load(path, c, &d);
+
+        if (r < 0)
+                log_error("%s", diag_text(&d, "cannot load the configuration"));
+        return r;
+}
+
 /* Logs a failed unlock step and gives its exit code. */
 static int step_error(int r, const char *what, Diag *d) {
         log_error("%s: %s", what, diag_text(d, strerror(-r)));
@@ -111,6 +135,7 @@ static void show_progress(UnlockStep step, const char *url, struct TpmDevice *t,
                 [UNLOCK_STEP_ATTEST] = "Attesting at",
                 [UNLOCK_STEP_RELEASE] = "Asking for the key at",
                 [UNLOCK_STEP_UNWRAP] = "Unwrapping the key in the TPM",
+                [UNLOCK_STEP_BACKOFF] = "No verifier answered; waiting before the next round",
         };
 
         (void) t;
@@ -127,7 +152,7 @@ static void report_steps(const UnlockReport *rep) {
 
 int enroll_main(int argc, char **argv) {
         enum { ARG_VERIFIER = 0x100, ARG_KEY_RELEASE, ARG_KEY, ARG_PCRS, ARG_ENC,
-               ARG_PASSPHRASE_FILE, ARG_HEADER_BACKUP, ARG_VCEK_CHAIN, ARG_CA_FILE };
+               ARG_PASSPHRASE_FILE, ARG_HEADER_BACKUP, ARG_VCEK_CHAIN, ARG_CA_FILE, ARG_CONFIG };
         static const struct option options[] = {
                 { "verifier", required_argument, NULL, ARG_VERIFIER },
                 { "key-release", required_argument, NULL, ARG_KEY_RELEASE },
@@ -138,24 +163,25 @@ int enroll_main(int argc, char **argv) {
                 { "header-backup", required_argument, NULL, ARG_HEADER_BACKUP },
                 { "vcek-chain", required_argument, NULL, ARG_VCEK_CHAIN },
                 { "ca-file", required_argument, NULL, ARG_CA_FILE },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
+        _cleanup_(agent_config_done) AgentConfig conf = {};
         _cleanup_(luks_token_freep) LuksToken *token = NULL;
         _cleanup_(secret_freep) Secret *passphrase = NULL, *key = NULL;
         const char *key_release = NULL, *key_name = NULL, *passphrase_file = NULL,
-                   *backup = NULL, *device;
+                   *backup = NULL, *device, *config = NULL, *vcek_chain = NULL, *ca_file = NULL;
         UnlockSource src = { .enc = ENROLL_ENC_DEFAULT, .progress = show_progress };
         UnlockReport rep;
         LuksEnrollResult res;
         char backup_buf[PATH_MAX];
-        uint32_t mask;
+        uint32_t mask = 0;
         Diag d = {};
         int c, r;
 
         if (luks_token_new(&token) < 0)
                 return EXIT_INTERNAL;
-        (void) tpm_pcr_mask_parse(EVIDENCE_PCRS_DEFAULT, &mask);
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_VERIFIER:
@@ -188,10 +214,13 @@ int enroll_main(int argc, char **argv) {
                         backup = optarg;
                         break;
                 case ARG_VCEK_CHAIN:
-                        src.vcek_chain = optarg;
+                        vcek_chain = optarg;
                         break;
                 case ARG_CA_FILE:
-                        src.ca_file = optarg;
+                        ca_file = optarg;
+                        break;
+                case ARG_CONFIG:
+                        config = optarg;
                         break;
                 case 'h':
                         enroll_help();
@@ -208,7 +237,13 @@ int enroll_main(int argc, char **argv) {
         r = luks_token_set_key(token, key_release, key_name, &d);
         if (r < 0)
                 return log_error("--key-release/--key: %s", diag_text(&d, strerror(-r))), EXIT_USAGE;
-        token->pcr_mask = mask;
+        if (load_config(config, &conf) < 0)
+                return EXIT_USAGE;
+        src.pcr_mask = mask;
+        unlock_source_from_config(&src, &conf);
+        src.vcek_chain = vcek_chain ?: src.vcek_chain;
+        src.ca_file = ca_file ?: src.ca_file;
+        token->pcr_mask = src.pcr_mask;
         token->enc = src.enc;
 
         /* The authorising passphrase first: nothing is asked of the services for a user who
@@ -223,7 +258,7 @@ int enroll_main(int argc, char **argv) {
         for (size_t i = 0; i < token->n_verifiers; i++)
                 src.verifiers[src.n_verifiers++] = token->verifiers[i];
         src.key_url = token->key_url;
-        src.pcr_mask = token->pcr_mask;
+        src.deadline_usec = boottime_usec() + conf.boot_deadline_usec;
         r = unlock_fetch_key(&src, &key, &rep, &d);
         if (r < 0)
                 return step_error(r, "Cannot get the key", &d);
@@ -266,6 +301,7 @@ static int unlock_token(const char *device, const LuksTokenEntry *e, char *const
         src.key_url = t->key_url;
         src.pcr_mask = t->pcr_mask;
         src.enc = t->enc;
+        src.health = NULL;
         log_info("%s: token %d: attesting (key %s)", device, e->id, t->key_name);
         r = unlock_fetch_key(&src, &key, &rep, d);
         if (r < 0)
@@ -331,7 +367,7 @@ static int unlock_device(const char *device, const LuksTokenList *list, int only
 
 int unlock_main(int argc, char **argv) {
         enum { ARG_ALL = 0x100, ARG_NAME, ARG_CHECK, ARG_VERIFIER, ARG_TOKEN, ARG_VCEK_CHAIN,
-               ARG_CA_FILE };
+               ARG_CA_FILE, ARG_CONFIG };
         static const struct option options[] = {
                 { "all", no_argument, NULL, ARG_ALL },
                 { "name", required_argument, NULL, ARG_NAME },
@@ -340,9 +376,12 @@ int unlock_main(int argc, char **argv) {
                 { "token", required_argument, NULL, ARG_TOKEN },
                 { "vcek-chain", required_argument, NULL, ARG_VCEK_CHAIN },
                 { "ca-file", required_argument, NULL, ARG_CA_FILE },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
+        _cleanup_(agent_config_done) AgentConfig conf = {};
+        const char *config = NULL, *vcek_chain = NULL, *ca_file = NULL;
         char *verifiers[UNLOCK_VERIFIERS_MAX];
         size_t n_verifiers = 0;
         const char *name = NULL;
@@ -389,10 +428,13 @@ int unlock_main(int argc, char **argv) {
                         break;
                 }
                 case ARG_VCEK_CHAIN:
-                        local.vcek_chain = optarg;
+                        vcek_chain = optarg;
                         break;
                 case ARG_CA_FILE:
-                        local.ca_file = optarg;
+                        ca_file = optarg;
+                        break;
+                case ARG_CONFIG:
+                        config = optarg;
                         break;
                 case 'h':
                         unlock_help();
@@ -404,6 +446,13 @@ int unlock_main(int argc, char **argv) {
                 return log_error("unlock: give one DEVICE or --all (see --help)"), EXIT_USAGE;
         if (all && name)
                 return log_error("unlock: --name is for one DEVICE"), EXIT_USAGE;
+        if (load_config(config, &conf) < 0)
+                return EXIT_USAGE;
+        unlock_source_from_config(&local, &conf);
+        local.vcek_chain = vcek_chain ?: local.vcek_chain;
+        local.ca_file = ca_file ?: local.ca_file;
+        /* The boot path gives up at BootDeadline=, then the passphrase prompt follows. */
+        local.deadline_usec = boottime_usec() + conf.boot_deadline_usec;
 
         if (!all) {
                 LuksTokenList list = {};

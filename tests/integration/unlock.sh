@@ -243,10 +243,19 @@ expect_locked "release policy not met (403)" 5 "does not satisfy the release pol
 # A token from a verifier the key service does not trust.
 expect_locked "token of an untrusted issuer (401)" 4 "is not trusted" --verifier "$other"
 
-# A verifier that is down: nothing answers; with a second one up, failover.
-expect_locked "verifier down" 6 "Cannot" --verifier http://127.0.0.1:9
+# A verifier that is down: rounds with backoff until BootDeadline=, then locked; with a second
+# one up, failover.
+(umask 077 && printf '[Verifier]\nBootDeadline=3s\nBackoff=200ms\nBackoffMax=1s\n' >"$tmp/agent.conf")
+t0=$(date +%s%N)
+expect_locked "verifier down" 6 "no verifier answered" --verifier http://127.0.0.1:9 \
+        --config "$tmp/agent.conf"
+elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
+rounds=$(grep -c 'waiting before the next round' "$tmp/err")
+[ "$elapsed_ms" -ge 2500 ] && [ "$elapsed_ms" -lt 8000 ] && [ "$rounds" -ge 2 ] &&
+        ok "BootDeadline=3s: gave up after $elapsed_ms ms and $rounds backoffs" ||
+        not_ok "the boot deadline" "$elapsed_ms ms, $rounds backoffs"
 "$AGENT" unlock "$tmp/disk.img" --check --verifier http://127.0.0.1:9 --verifier "$main" \
-        >"$tmp/out" 2>"$tmp/err"
+        --config "$tmp/agent.conf" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 [ $rc -eq 0 ] && grep -q "Attested at $main" "$tmp/err" &&
         ok "failover: the first verifier down, the second answers, the key opens the slot" ||
