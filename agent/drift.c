@@ -1504,3 +1504,26 @@ int drift_report_to_json(const DriftReport *r, json_object **ret) {
         *ret = TAKE_PTR(o);
         return 0;
 }
+
+int drift_pcr_message(const DriftPcr *p, char **ret) {
+        size_t n = 0;
+        char *s;
+
+        for (size_t i = 0; i < p->n_lines; i++)
+                n += strlen(p->lines[i]) + 1;
+        s = malloc(n + 1);
+        if (!s)
+                return -ENOMEM;
+        n = 0;
+        for (size_t i = 0; i < p->n_lines; i++) {
+                size_t l = strlen(p->lines[i]);
+
+                if (i > 0)
+                        s[n++] = '\n';
+                memcpy(s + n, p->lines[i], l);
+                n += l;
+        }
+        s[n] = '\0';
+        *ret = s;
+        return 0;
+}

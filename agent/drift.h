@@ -150,6 +150,10 @@ void drift_report_freep(DriftReport **r);
  */
 int drift_report_to_json(const DriftReport *r, struct json_object **ret);
 
+/* The lines of one drifted PCR joined by '\n' (an alert's message), a new string. -ENOMEM.
+ * Pure. */
+int drift_pcr_message(const DriftPcr *p, char **ret);
+
 /* "0,4,7" for a mask into buf (at least DRIFT_PCR_LIST_SIZE bytes); "" for 0. */
 #define DRIFT_PCR_LIST_SIZE 64u
 const char *drift_pcr_list(uint32_t mask, char buf[static DRIFT_PCR_LIST_SIZE]);

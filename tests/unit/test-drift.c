@@ -633,6 +633,12 @@ static void test_inserted_and_removed(void **state) {
         assert_int_equal(r->drifted, (1u << 2) | (1u << 4) | (1u << 8));
         assert_line(r, "PCR 8: grub command added: insmod evil");
         assert_line(r, "PCR 2: separator removed");
+        {
+                _cleanup_(freep) char *m = NULL;
+
+                assert_int_equal(drift_pcr_message(report_pcr(r, 8), &m), 0);
+                assert_string_equal(m, "PCR 8: grub command added: insmod evil");
+        }
         assert_line_prefix(r, "PCR 4: event added: EV_EFI_ACTION Unexpected Application (digest ");
         assert_int_equal(n_lines(r), 3);
         unload(&now);
@@ -775,6 +781,17 @@ static void test_lines_capped(void **state) {
         assert_int_equal(r->pcrs[0].n_lines, DRIFT_LINES_PER_PCR_MAX);
         assert_line_prefix(r, "PCR 8: grub command changed: search.fs_uuid ");
         assert_true(startswith(r->pcrs[0].lines[DRIFT_LINES_PER_PCR_MAX - 1], "PCR 8: ... and "));
+        {
+                _cleanup_(freep) char *m = NULL;
+                size_t nl = 0;
+
+                assert_int_equal(drift_pcr_message(&r->pcrs[0], &m), 0);
+                for (const char *c = m; *c; c++)
+                        nl += *c == '\n';
+                assert_int_equal(nl, DRIFT_LINES_PER_PCR_MAX - 1);
+                assert_true(startswith(m, r->pcrs[0].lines[0]));
+                assert_true(endswith(m, " more differences"));
+        }
         assert_non_null(strstr(r->pcrs[0].lines[DRIFT_LINES_PER_PCR_MAX - 1], " more differences"));
         for (size_t i = 0; i < r->pcrs[0].n_lines; i++) {
                 assert_true(strlen(r->pcrs[0].lines[i]) <= DRIFT_LINE_MAX);
