@@ -164,3 +164,41 @@ json_object *json_members_unique(json_object *o, const JsonMemberCounts *c, size
                 return o;
         return bad;
 }
+
+int json_parse_object_strict(const char *text, size_t size, size_t max_size, int max_depth,
+                             json_object **ret) {
+        _cleanup_(json_member_counts_done) JsonMemberCounts counts = {};
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        size_t next = 0;
+        int r;
+
+        if (size > max_size)
+                return -E2BIG;
+        /* json-c's depth counts one level more than the nested objects and arrays. */
+        r = json_parse_capped(text, size, max_size, max_depth + 1, &o);
+        if (r < 0)
+                return r;
+        if (!json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+        r = json_member_counts(text, size, (size_t) max_depth + 1,
+                               MIN(size / 2 + 1, (size_t) JSON_STRICT_OBJECTS_MAX), &counts);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || counts.nul_escape || json_members_unique(o, &counts, &next))
+                return -EBADMSG;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+const char *json_unknown_member(json_object *o, const char *const *names, size_t n) {
+        json_object_object_foreach(o, key, val) {
+                bool known = false;
+
+                (void) val;
+                for (size_t i = 0; i < n && !known; i++)
+                        known = streq(key, names[i]);
+                if (!known)
+                        return key;
+        }
+        return NULL;
+}

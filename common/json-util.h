@@ -53,3 +53,16 @@ void json_member_counts_done(JsonMemberCounts *c);
  * and every counted object was seen, else the first object that folded a duplicate (o itself
  * when the counts ran out). Pure. */
 json_object *json_members_unique(json_object *o, const JsonMemberCounts *c, size_t *next);
+
+/*
+ * For strict readers of documents another process wrote: parses size bytes of text (at most
+ * max_size, -E2BIG before parsing) nested at most max_depth objects and arrays deep into a JSON
+ * object *ret, refusing anything that is not exactly one object, an object holding a member
+ * twice, a string holding "\u0000" and more than JSON_STRICT_OBJECTS_MAX objects (-EBADMSG).
+ * -ENOMEM. Pure.
+ */
+#define JSON_STRICT_OBJECTS_MAX 100000u
+int json_parse_object_strict(const char *text, size_t size, size_t max_size, int max_depth,
+                             json_object **ret);
+/* NULL when every member of o is named in names[0, n), else the first member that is not. Pure. */
+const char *json_unknown_member(json_object *o, const char *const *names, size_t n);

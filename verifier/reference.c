@@ -14,6 +14,7 @@
 #include "common/macro.h"
 #include "common/strutil.h"
 #include "verifier/reference.h"
+#include "vtpm/efi-decode.h"
 
 struct ReferenceValues {
         json_object *doc;
@@ -299,9 +300,9 @@ static int secure_boot_var(json_object *claims, const char *name, char hex[65]) 
                         continue;
                 guid = json_object_get_string(v);
                 /* PK and KEK live under EFI_GLOBAL_VARIABLE, db and dbx under
-                 * EFI_IMAGE_SECURITY_DATABASE_GUID: a same-named variable elsewhere is not it. */
-                if (strcasecmp(guid, name[0] == 'd' ? "D719B2CB-3D3A-4596-A3BC-DAD00E67656F"
-                                                    : "8BE4DF61-93CA-11D2-AA0D-00E098032B8C") != 0)
+                 * EFI_IMAGE_SECURITY_DATABASE_GUID: a same-named variable elsewhere is not it.
+                 * MAA spells the GUID in upper case. */
+                if (strcasecmp(guid, efi_secure_boot_variable_guid(name)) != 0)
                         continue;
                 if (!json_object_object_get_ex(pd, "VariableData", &v))
                         continue;

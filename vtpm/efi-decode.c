@@ -272,12 +272,15 @@ void efi_guid_to_string(const uint8_t g[static 16], char out[static EFI_GUID_STR
                         g[12], g[13], g[14], g[15]);
 }
 
+#define GUID_GLOBAL_VARIABLE "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+#define GUID_IMAGE_SECURITY_DATABASE "d719b2cb-3d3a-4596-a3bc-dad00e67656f"
+
 static const struct {
         const char *guid;
         const char *name;
 } guid_names[] = {
-        { "8be4df61-93ca-11d2-aa0d-00e098032b8c", "EFI_GLOBAL_VARIABLE" },
-        { "d719b2cb-3d3a-4596-a3bc-dad00e67656f", "EFI_IMAGE_SECURITY_DATABASE_GUID" },
+        { GUID_GLOBAL_VARIABLE, "EFI_GLOBAL_VARIABLE" },
+        { GUID_IMAGE_SECURITY_DATABASE, "EFI_IMAGE_SECURITY_DATABASE_GUID" },
         { "605dab50-e046-4300-abb6-3dd810dd8b23", "SHIM_LOCK_GUID" },
         { "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f", "LOADER_GUID (systemd-boot)" },
         { "77fa9abd-0359-4d32-bd60-28f4e78f784b", "MICROSOFT_VENDOR_GUID" },
@@ -319,6 +322,19 @@ const char *efi_guid_name(const uint8_t g[static 16]) {
         for (size_t i = 0; i < ELEMENTSOF(guid_names); i++)
                 if (streq(s, guid_names[i].guid))
                         return guid_names[i].name;
+        return NULL;
+}
+
+const char *efi_secure_boot_variable_guid(const char *name) {
+        static const char *const global[] = { "PK", "KEK" };
+        static const char *const image_security[] = { "db", "dbx", "dbt", "dbr" };
+
+        for (size_t i = 0; i < ELEMENTSOF(global); i++)
+                if (streq(name, global[i]))
+                        return GUID_GLOBAL_VARIABLE;
+        for (size_t i = 0; i < ELEMENTSOF(image_security); i++)
+                if (streq(name, image_security[i]))
+                        return GUID_IMAGE_SECURITY_DATABASE;
         return NULL;
 }
 

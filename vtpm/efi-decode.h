@@ -49,6 +49,12 @@ void efi_guid_to_string(const uint8_t guid[static 16], char out[static EFI_GUID_
 /* A name for well-known GUIDs ("EFI_GLOBAL_VARIABLE", "EFI_CERT_X509_GUID", ...), or NULL. */
 const char *efi_guid_name(const uint8_t guid[static 16]);
 
+/* The vendor GUID under which the Secure Boot variable `name` lives, as efi_guid_to_string()
+ * writes it: EFI_GLOBAL_VARIABLE for PK and KEK, EFI_IMAGE_SECURITY_DATABASE_GUID for db, dbx, dbt
+ * and dbr; NULL for any other name. A variable of one of these names under another GUID is not
+ * the Secure Boot one (and must not be judged as it). */
+const char *efi_secure_boot_variable_guid(const char *name);
+
 /* Is p[0, n) text? efi_text_ascii: UTF-8 without control characters (tab, CR, LF allowed),
  * ignoring trailing NULs; efi_text_utf16le: the same for UTF-16LE (an odd trailing NUL byte, as
  * systemd-boot logs, is tolerated). At least one character either way. */

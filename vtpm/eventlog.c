@@ -1297,6 +1297,17 @@ static int event_to_json(const EventLog *log, size_t idx, HasherCache *cache, js
         return 0;
 }
 
+int eventlog_event_to_json(const EventLog *log, size_t idx, json_object **ret) {
+        HasherCache cache = {};
+        int k;
+
+        if (idx >= log->n_events)
+                return -EINVAL;
+        k = event_to_json(log, idx, &cache, ret);
+        hasher_cache_done(&cache);
+        return k;
+}
+
 int eventlog_to_json(const EventLog *log, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *algs, *events;

@@ -173,5 +173,10 @@ int eventlog_compare_full(const EventLog *log, const TpmPcrSet *quoted,
  * decode is shown raw. Hashes event data (with digest objects fetched once per call). */
 int eventlog_to_json(const EventLog *log, struct json_object **ret);
 
+/* One event of the log (events[idx], idx < n_events) as eventlog_to_json() writes it in
+ * "events": num, pcr, type, digests, data, summary, decoded, ... -ENOMEM only (-EINVAL for an
+ * idx out of range). Pure. */
+int eventlog_event_to_json(const EventLog *log, size_t idx, struct json_object **ret);
+
 /* "EV_SEPARATOR" ... or NULL for unknown types. */
 const char *eventlog_type_to_string(uint32_t type);
