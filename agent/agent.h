@@ -14,6 +14,11 @@ int unseal_main(int argc, char **argv);
 int enroll_main(int argc, char **argv);
 int unlock_main(int argc, char **argv);
 
+/* [io] `cvm-agent monitor`, `attest-now` and `status` (agent/monitor.c). */
+int monitor_main(int argc, char **argv);
+int attest_now_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+
 /* [io] `cvm-agent credential-request`: the body of the verifier's POST /credential. */
 int credential_request_main(int argc, char **argv);
 

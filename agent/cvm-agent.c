@@ -27,6 +27,9 @@ static void help(void) {
                "  credential-request  The verifier's POST /credential body (EK and AK, trusted launch)\n"
                "  enroll     Add a LUKS2 keyslot opened by a key released to this VM when it attests\n"
                "  unlock     Attest, get the key, unwrap it in the TPM and open the LUKS2 volume\n"
+               "  monitor    Integrity monitoring: attest again every interval, alert on drift\n"
+               "  attest-now One monitoring cycle now, each step printed with its time\n"
+               "  status     The last attestation's verdict, drift, open alerts, unlocked volumes\n"
                "\n"
                "report options:\n"
                "  --vmpl N             VMPL to request (default 0)\n"
@@ -217,6 +220,12 @@ int main(int argc, char **argv) {
                 return enroll_main(argc - 1, argv + 1);
         if (streq(cmd, "unlock"))
                 return unlock_main(argc - 1, argv + 1);
+        if (streq(cmd, "monitor"))
+                return monitor_main(argc - 1, argv + 1);
+        if (streq(cmd, "attest-now"))
+                return attest_now_main(argc - 1, argv + 1);
+        if (streq(cmd, "status"))
+                return status_main(argc - 1, argv + 1);
         log_error("Unknown command '%s' (see cvm-agent --help)", cmd);
         return EXIT_USAGE;
 }

@@ -19,7 +19,7 @@
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/check.h"
-#include "verifier/issuer-keys.h"
+#include "common/issuer-keys.h"
 #include "verifier/tee-cert.h"
 
 #define TRUST_ROOTS_MAX 16u

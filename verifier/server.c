@@ -66,7 +66,7 @@
 #include "verifier/appraise.h"
 #include "verifier/config.h"
 #include "verifier/endorsement-cache.h"
-#include "verifier/issuer-keys.h"
+#include "common/issuer-keys.h"
 #include "verifier/key-release.h"
 #include "verifier/kds.h"
 #include "verifier/keyring.h"

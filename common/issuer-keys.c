@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* [io] The signing keys of token issuers (verifier/issuer-keys.h). */
+/* [io] The signing keys of token issuers (common/issuer-keys.h). */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "common/json-util.h"
 #include "common/jws.h"
 #include "common/strutil.h"
-#include "verifier/issuer-keys.h"
+#include "common/issuer-keys.h"
 
 /* The length of url without one trailing '/'. */
 size_t url_trimmed_len(const char *url) {
