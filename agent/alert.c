@@ -90,6 +90,7 @@ typedef struct Hook {
         size_t n, max;
         bool busy; /* a delivery is in the thread's hands */
         bool stop;
+        bool have_lock, have_wake, have_idle;
         AlertDeliveryStats stats;
 } Hook;
 
@@ -99,7 +100,6 @@ struct Alerter {
         char host[256];
         Hook hooks[2]; /* webhook, exec */
         bool has_hook[2];
-        struct Alerter *self; /* for the threads */
 };
 
 enum { HOOK_WEBHOOK, HOOK_EXEC };
@@ -207,14 +207,15 @@ static int hook_init(Alerter *a, Hook *h, const char *name, DeliverFunc f, unsig
                 return -ENOMEM;
         if (pthread_mutex_init(&h->lock, NULL) != 0)
                 return -ENOMEM;
+        h->have_lock = true;
         if (pthread_condattr_init(&ca) != 0)
                 return -ENOMEM;
+        /* Deadlines are on the monotonic clock: a clock step must not stretch a backoff. */
         (void) pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        r = pthread_cond_init(&h->wake, &ca);
-        if (r == 0)
-                r = pthread_cond_init(&h->idle, &ca);
+        h->have_wake = pthread_cond_init(&h->wake, &ca) == 0;
+        h->have_idle = h->have_wake && pthread_cond_init(&h->idle, &ca) == 0;
         pthread_condattr_destroy(&ca);
-        if (r != 0)
+        if (!h->have_idle)
                 return -ENOMEM;
         args = malloc(sizeof(*args));
         if (!args)
@@ -246,14 +247,15 @@ static void hook_stop(Hook *h) {
 
 static void hook_done(Hook *h) {
         hook_stop(h);
-        if (h->queue) {
-                for (size_t i = 0; i < h->n; i++)
-                        delivery_free(h->queue[i]);
-                free(h->queue);
+        for (size_t i = 0; h->queue && i < h->n; i++)
+                delivery_free(h->queue[i]);
+        free(h->queue);
+        if (h->have_wake)
                 pthread_cond_destroy(&h->wake);
+        if (h->have_idle)
                 pthread_cond_destroy(&h->idle);
+        if (h->have_lock)
                 pthread_mutex_destroy(&h->lock);
-        }
         *h = (Hook){};
 }
 

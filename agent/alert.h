@@ -42,7 +42,8 @@ struct json_object;
  * before journald) it is one line on stderr in the log format of common/log.h instead:
  *
  *   ALERT drift key=drift:pcr7:...: PCR 7: db changed: ... | PCR 7: ... [CVM_AGENT_PCRS=7]
- *   RECOVERED drift key=drift:pcr7:...: drift cleared (was: PCR 7: ...) [...]
+ *   RECOVERED drift key=drift:pcr7:...: drift cleared: the measurements match the baseline
+ *       again (was: PCR 7: ...)
  *
  * Optionally it is also POSTed as JSON to a webhook and handed to an exec hook, both from
  * bounded queues served by their own threads, so that neither blocks the monitor; see
@@ -235,10 +236,13 @@ void alerter_freep(Alerter **a);
 
 /*
  * [io] One cycle: under the state directory's lock, reads the open conditions (alerts.json; a
- * missing file is none, a malformed one is replaced, -EBADMSG in the Diag but the cycle goes on
- * from none), runs alert_set_update, sends what it returns (alerter_send), and writes the open
- * conditions back. *ret_sent (may be NULL) gets how many alerts went out. Errors of
- * alert_set_update; -errno from the state directory (-EBUSY when its lock is held over 5 s).
+ * missing file is none), runs alert_set_update, sends what it returns (alerter_send), and writes
+ * the open conditions back. *ret_sent (may be NULL) gets how many alerts went out. A malformed
+ * alerts.json is replaced: the cycle goes on from nothing open (so its conditions alert again
+ * rather than never), and the function then returns the parse error (with its Diag) although
+ * the alerts were sent; so does a failure to send one alert or to write the file. Before
+ * anything is sent: the errors of alert_set_update, -errno from the state directory (-EBUSY when
+ * its lock is held over 5 s), -ENOMEM.
  */
 int alerter_update(Alerter *a, uint32_t evaluated, const AlertCondition *conds, size_t n,
                    int64_t now, size_t *ret_sent, struct Diag *d);

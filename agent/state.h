@@ -102,8 +102,9 @@ int monitor_status_parse(const char *text, size_t size, MonitorStatus *ret, stru
  * directory, -errno. */
 int state_dir_ensure(const char *dir);
 
-/* [io] Reads dir/name: a regular file (not followed through a symbolic link: -ELOOP), at most max
- * bytes (-E2BIG), NUL-terminated. -ENOENT when absent, -errno. */
+/* [io] Reads dir/name: a regular file (-EBADMSG for anything else; not followed through a
+ * symbolic link: -ELOOP), at most max bytes (-E2BIG), NUL-terminated. -ENOENT when absent,
+ * -errno. */
 int state_read_file(const char *dir, const char *name, size_t max, char **ret, size_t *ret_size);
 /* [io] Writes dir/name atomically, mode 0644. -errno. */
 int state_write_file(const char *dir, const char *name, const char *data, size_t size);
