@@ -255,17 +255,18 @@ static int check_drift(Monitor *m, Cycle *c) {
                 if (r < 0)
                         return log_error_errno(r, "Cannot write the baseline to %s: %m",
                                                m->state_dir);
-                step(m, "baseline taken (%u PCRs, event log of %zu bytes)",
-                     (unsigned) pcrs.n_banks * 24, log_size);
+                step(m, "baseline taken (%zu PCR banks, event log of %zu bytes)", pcrs.n_banks,
+                     log_size);
         } else if (r < 0)
                 return r;
         r = drift_compare(base, &pcrs, log, log_size, &rep);
         if (r < 0)
                 return r;
         c->evaluated |= ALERT_KIND_BIT(ALERT_DRIFT);
-        c->status.drifted = rep->drifted;
-        step(m, "measurements: %u PCRs compared with the baseline, %u drifted%s%s",
-             rep->compared, rep->drifted, rep->log_note[0] ? "; " : "", rep->log_note);
+        c->status.drifted = rep->drifted; /* a mask of PCRs */
+        step(m, "measurements: %d PCRs compared with the baseline, %d drifted%s%s",
+             __builtin_popcount(rep->compared), __builtin_popcount(rep->drifted),
+             rep->log_note[0] ? "; " : "", rep->log_note);
         for (size_t i = 0; i < rep->n_pcrs; i++) {
                 _cleanup_(freep) char *msg = NULL;
                 char field[64];
@@ -385,8 +386,13 @@ static int attest(Monitor *m, Cycle *c, char *const *override, size_t n_override
                         c->status.token_expiry = json_object_get_int64(exp);
                 if (a.claims)
                         summarise_claims(a.claims, &c->status.claims);
-                step(m, "allowed by %s: token %s, valid until %" PRId64, verifier,
-                     rep.token_jti[0] ? rep.token_jti : "(no jti)", c->status.token_expiry);
+                {
+                        char until[32];
+
+                        format_rfc3339((time_t) c->status.token_expiry, until, sizeof(until));
+                        step(m, "allowed by %s: token %.16s..., valid until %s", verifier,
+                             rep.token_jti[0] ? rep.token_jti : "(no jti)", until);
+                }
                 c->evaluated |= ALERT_KIND_BIT(ALERT_DENIED) | ALERT_KIND_BIT(ALERT_UNREACHABLE);
                 return 0;
         }
@@ -759,7 +765,8 @@ static void status_help(void) {
                "its reasons, when, its age, which verifier answered, a summary of the token's\n"
                "claims, drift from the boot baseline, the open alerts and the volumes unlocked.\n"
                "Exit status: 0 healthy, 5 the last attestation was denied or the measurements\n"
-               "drifted, 6 no verifier or no TPM could be reached (or nothing attested yet).\n");
+               "drifted, 6 no verifier or no TPM could be reached (or nothing attested yet);\n"
+               "drift outranks an unreachable verifier: it is known here, whoever answers.\n");
 }
 
 /* Active dm-crypt volumes (LUKS), as /sys/block/dm-N/dm/{name,uuid} tell. */
