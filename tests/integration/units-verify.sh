@@ -234,8 +234,9 @@ else
 fi
 
 # With systemd's own generator, as the booted system runs them: the device units agree, and
-# the cryptsetup targets start without an ordering cycle (the unlock unit waits for
-# network-online.target, which only _netdev volumes do anyway).
+# the cryptsetup targets and sysinit.target start without an ordering cycle, even with a
+# network service with default dependencies behind network-online.target (the unlock unit
+# waits for it, as _netdev volumes do anyway).
 SCG=
 for d in "$(pkg-config --variable=systemdsystemgeneratordir systemd 2>/dev/null)" \
         /usr/lib/systemd/system-generators /lib/systemd/system-generators; do
@@ -246,6 +247,13 @@ if [ -n "$SCG" ] && [ -x "$SCS" ]; then
         rm -rf "$gdir" && mkdir -p "$gdir" "$root$(dirname "$SCS")"
         cp "$SCS" "$root$SCS"
         gen "$gdir" 0
+        # A network service with default dependencies (as NetworkManager's or ifupdown's
+        # wait-online) behind network-online.target.
+        printf '[Unit]\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n' \
+                >"$gdir/fake-wait-online.service"
+        mkdir -p "$gdir/network-online.target.wants" "$root/bin"
+        ln -sf ../fake-wait-online.service "$gdir/network-online.target.wants/"
+        [ -e "$root/bin/true" ] || cp /bin/true "$root/bin/true"
         SYSTEMD_IN_INITRD=0 SYSTEMD_CRYPTTAB=$tmp/crypttab "$SCG" "$gdir" "$gdir" "$gdir" >"$tmp/scg.out" 2>&1
         theirs=$(sed -n 's/^BindsTo=\(.*\.device\)$/\1/p' "$gdir/systemd-cryptsetup@$e_data.service")
         ours=$(sed -n 's/^BindsTo=//p' "$gdir/cvm-agent-unlock@$e_data.service.d/50-cvm-agent-generator.conf")
@@ -254,7 +262,8 @@ if [ -n "$SCG" ] && [ -x "$SCS" ]; then
         else
                 not_ok "generator: device units differ" "ours: $ours" "systemd's: $theirs" "$(cat "$tmp/scg.out")"
         fi
-        out=$(systemd-analyze verify --man=no --root="$root" remote-cryptsetup.target cryptsetup.target 2>&1)
+        out=$(systemd-analyze verify --man=no --root="$root" remote-cryptsetup.target cryptsetup.target \
+                sysinit.target 2>&1)
         if [ $? -eq 0 ] && [ -z "$out" ]; then
                 ok "booted system: the cryptsetup targets with both generators' units verify, no ordering cycle"
         else
