@@ -1449,21 +1449,11 @@ int drift_compare(const DriftBaseline *b, const TpmPcrSet *now, const uint8_t *e
         return 0;
 }
 
-static int json_append(json_object *a, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_array_add(a, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static json_object *pcr_array(uint32_t mask) {
         json_object *a = json_object_new_array();
 
         for (unsigned i = 0; a && i < TPM_PCR_COUNT; i++)
-                if ((mask & (UINT32_C(1) << i)) && json_append(a, json_object_new_int(i)) < 0) {
+                if ((mask & (UINT32_C(1) << i)) && json_array_append(a, json_object_new_int(i)) < 0) {
                         json_object_put(a);
                         return NULL;
                 }
@@ -1485,7 +1475,7 @@ int drift_report_to_json(const DriftReport *r, json_object **ret) {
                 const DriftPcr *p = &r->pcrs[i];
                 json_object *e = json_object_new_object(), *lines;
 
-                if (json_append(pcrs, e) < 0 || json_add_int(e, "pcr", p->pcr) < 0 ||
+                if (json_array_append(pcrs, e) < 0 || json_add_int(e, "pcr", p->pcr) < 0 ||
                     json_add_string(e, "bank", tpm_alg_hash_name(p->alg)) < 0 ||
                     json_add_hex(e, "baseline", p->old_value, p->size) < 0 ||
                     json_add_hex(e, "current", p->new_value, p->size) < 0 ||
@@ -1498,7 +1488,7 @@ int drift_report_to_json(const DriftReport *r, json_object **ret) {
                 if (json_add(e, "lines", lines) < 0)
                         return -ENOMEM;
                 for (size_t j = 0; j < p->n_lines; j++)
-                        if (json_append(lines, json_object_new_string(p->lines[j])) < 0)
+                        if (json_array_append(lines, json_object_new_string(p->lines[j])) < 0)
                                 return -ENOMEM;
         }
         *ret = TAKE_PTR(o);

@@ -202,3 +202,13 @@ const char *json_unknown_member(json_object *o, const char *const *names, size_t
         }
         return NULL;
 }
+
+int json_array_append(json_object *a, json_object *value) {
+        if (!value)
+                return -ENOMEM;
+        if (json_object_array_add(a, value) < 0) {
+                json_object_put(value);
+                return -ENOMEM;
+        }
+        return 0;
+}

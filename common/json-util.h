@@ -26,6 +26,9 @@ int json_add_string(json_object *o, const char *key, const char *value);
 int json_add_int(json_object *o, const char *key, int64_t value);
 int json_add_bool(json_object *o, const char *key, bool value);
 int json_add_hex(json_object *o, const char *key, const void *p, size_t n);
+/* Appends value to the array a, taking ownership of value even on failure; a NULL value (a
+ * failed allocation) is -ENOMEM. */
+int json_array_append(json_object *a, json_object *value);
 /* Adds value under key, taking ownership of value even on failure. */
 int json_add(json_object *o, const char *key, json_object *value);
 

@@ -340,16 +340,6 @@ const char *efi_secure_boot_variable_guid(const char *name) {
 
 /* ---- JSON helpers ---- */
 
-static int json_append(json_object *a, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_array_add(a, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int json_add_guid(json_object *o, const char *key, const uint8_t g[static 16]) {
         char s[EFI_GUID_STRING_SIZE];
 
@@ -770,7 +760,7 @@ int efi_signature_lists_decode(const uint8_t *p, size_t n, json_object **ret, Te
                 count = br_left(&body) / sig_size;
                 tname = signature_type_short(type, &hash_size);
                 l = json_object_new_object();
-                if (json_append(lists, l) < 0 || json_add_guid(l, "type_guid", type) < 0 ||
+                if (json_array_append(lists, l) < 0 || json_add_guid(l, "type_guid", type) < 0 ||
                     (tname && json_add_string(l, "type", tname) < 0) ||
                     json_add_int(l, "count", (int64_t) count) < 0 ||
                     json_add_int(l, "signature_size", sig_size) < 0) {
@@ -801,7 +791,7 @@ int efi_signature_lists_decode(const uint8_t *p, size_t n, json_object **ret, Te
                                 continue;
                         listed++;
                         e = json_object_new_object();
-                        if (json_append(entries, e) < 0 || json_add_guid(e, "owner", owner) < 0) {
+                        if (json_array_append(entries, e) < 0 || json_add_guid(e, "owner", owner) < 0) {
                                 k = -ENOMEM;
                                 goto finish;
                         }
@@ -979,7 +969,7 @@ static int variable_data_decode(const char *name, bool authority, const uint8_t 
                 for (size_t i = 0; i < dn / 2; i++) {
                         char s[16];
                         (void) snprintf(s, sizeof(s), "Boot%04X", u16le_at(d + 2 * i));
-                        if (json_append(a, json_object_new_string(s)) < 0)
+                        if (json_array_append(a, json_object_new_string(s)) < 0)
                                 return -ENOMEM;
                         text_buf_printf(summary, "%s%04X", i ? "," : " ", u16le_at(d + 2 * i));
                 }
@@ -1166,7 +1156,7 @@ int efi_gpt_decode(const uint8_t *p, size_t n, json_object *o, TextBuf *summary)
                 TextBuf t = {};
                 int q;
 
-                if (json_append(parts, po) < 0)
+                if (json_array_append(parts, po) < 0)
                         return -ENOMEM;
                 if (!br_sub(&r, entry_size, &e) || !br_bytes(&e, &type, 16) ||
                     !br_bytes(&e, &uniq, 16) || !br_u64le(&e, &start) || !br_u64le(&e, &end) ||
@@ -1230,7 +1220,7 @@ int efi_handoff_tables_decode(const uint8_t *p, size_t n, bool v2, json_object *
                 const char *gn;
                 json_object *to = json_object_new_object();
 
-                if (json_append(tables, to) < 0)
+                if (json_array_append(tables, to) < 0)
                         return -ENOMEM;
                 if (!br_bytes(&r, &g, 16) || !br_u64le(&r, &addr))
                         return -EBADMSG;

@@ -450,16 +450,6 @@ static bool log_has_ebs_events(const EventLog *log) {
         return false;
 }
 
-static int json_append(json_object *a, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_array_add(a, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* The verdict for one covered PCR; *ret_mismatch set when it does not match. */
 static int pcr_verdict(const EventLog *log, Hasher *h, const TpmPcrBank *replayed,
                        const TpmPcrBank *quoted, uint32_t i, bool ebs_allowed, json_object *v,
@@ -496,7 +486,7 @@ static int pcr_verdict(const EventLog *log, Hasher *h, const TpmPcrBank *replaye
                         return -ENOMEM;
                 for (size_t j = 0; j < log->n_events; j++)
                         if (event_extends(log, j) && log->events[j].pcr == i &&
-                            json_append(evs, json_object_new_int64((int64_t) j)) < 0)
+                            json_array_append(evs, json_object_new_int64((int64_t) j)) < 0)
                                 return -ENOMEM;
         }
         *ret_mismatch = !match;
@@ -756,7 +746,7 @@ static int decode_spec_id(const EventLog *log, json_object *o, TextBuf *summary)
                 json_object *a = json_object_new_object();
 
                 alg_label(log->algs[i].alg, label);
-                if (json_append(algs, a) < 0 || json_add_int(a, "id", log->algs[i].alg) < 0 ||
+                if (json_array_append(algs, a) < 0 || json_add_int(a, "id", log->algs[i].alg) < 0 ||
                     json_add_string(a, "name", label) < 0 ||
                     json_add_int(a, "digest_size", log->algs[i].size) < 0)
                         return -ENOMEM;
@@ -1323,7 +1313,7 @@ int eventlog_to_json(const EventLog *log, json_object **ret) {
                 return -ENOMEM;
         for (size_t i = 0; i < log->n_algs; i++) {
                 alg_label(log->algs[i].alg, label);
-                if (json_append(algs, json_object_new_string(label)) < 0)
+                if (json_array_append(algs, json_object_new_string(label)) < 0)
                         return -ENOMEM;
         }
         if (log->has_startup_locality) {
@@ -1343,7 +1333,7 @@ int eventlog_to_json(const EventLog *log, json_object **ret) {
                 k = event_to_json(log, i, &cache, &ev);
                 if (k < 0)
                         break;
-                k = json_append(events, ev);
+                k = json_array_append(events, ev);
                 if (k < 0)
                         break;
         }
