@@ -30,6 +30,7 @@ rc=$?
 eval "$env"
 cat "$CVM_SIM_DIR/vcek.pem" "$CVM_SIM_DIR/cert_chain.pem" >"$tmp/chain.pem"
 
+rm -f "$tmp/url" # a new server writes it: never read the last one's
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 --trust-root "$CVM_SIM_ROOT" >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
@@ -96,6 +97,7 @@ status=$(curl -s -o "$tmp/resp3.json" -w '%{http_code}' -d @"$tmp/body3.json" "$
 # Freshness: a verifier that requires its own nonces takes one only from signed evidence (here the
 # quote's extraData), and only once.
 kill "$pid"; wait "$pid" 2>/dev/null
+rm -f "$tmp/url" # a new server writes it: never read the last one's
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 --trust-root "$CVM_SIM_ROOT" --require-nonce \
         >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!

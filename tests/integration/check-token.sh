@@ -226,6 +226,7 @@ fi
 echo "# 7. --issuer alone: the keys from the issuer's OpenID metadata"
 # serve --dev on loopback issues a token for a real Azure SNP report (as verifier-dev.sh does).
 if command -v curl >/dev/null 2>&1 && command -v jq >/dev/null 2>&1; then
+        rm -f "$tmp/url" # a new server writes it: never read the last one's
         "$BIN" serve --dev --listen 127.0.0.1:0 >"$tmp/url" 2>"$tmp/server.log" &
         pid=$!
         pids+=("$pid")

@@ -51,6 +51,7 @@ wait_url() { # wait_url FILE: its first line once the server wrote it
 # The external issuer: a dev verifier on a fixed port, so that it can come back with a new key.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_issuer() {
+        rm -f "$tmp/issuer.url" # never read the last one's
         "$VERIFIER" serve --dev --listen "127.0.0.1:$port" --trust-root "$CVM_SIM_ROOT" \
                 >"$tmp/issuer.url" 2>"$tmp/issuer.log" &
         issuer_pid=$!

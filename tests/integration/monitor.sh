@@ -49,6 +49,7 @@ not_ok() { n=$((n + 1)) failed=$((failed + 1)); echo "not ok $n - $1"; shift; pr
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 declare -A vpid
 start_verifier() { # start_verifier NAME PORT
+        rm -f "$tmp/$1.url" # never read the last one's
         "$VERIFIER" serve --dev --listen "127.0.0.1:$2" --trust-root "$CVM_SIM_ROOT" \
                 >"$tmp/$1.url" 2>"$tmp/$1.log" &
         vpid[$1]=$!

@@ -47,6 +47,7 @@ start() {
                 printf '[Tenant]\nName=root\n[Tenant]\nName=fresh\nPath=/fresh\nRequireNonce=yes\n'
         } >"$tmp/verifier.conf"
         : >"$tmp/url"
+        rm -f "$tmp/url" # a new server writes it: never read the last one's
         "$VERIFIER" serve --config "$tmp/verifier.conf" >"$tmp/url" 2>"$tmp/server.log" &
         pid=$!
         for _ in $(seq 100); do [ -s "$tmp/url" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done

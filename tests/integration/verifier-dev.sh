@@ -20,6 +20,7 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
+rm -f "$tmp/url" # a new server writes it: never read the last one's
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
@@ -143,6 +144,7 @@ authorizationrules {
     c:[type=="x-ms-sevsnpvm-launchmeasurement", value=="00"] => permit();
 };
 POL
+rm -f "$tmp/url" # a new server writes it: never read the last one's
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 --policy "$tmp/deny.policy" >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.1; done
@@ -160,6 +162,7 @@ rc=$?
         not_ok "a policy syntax error" "exit $rc: $(cat "$tmp/err")"
 
 # Freshness: a tenant that requires verifier-issued nonces.
+rm -f "$tmp/url" # a new server writes it: never read the last one's
 "$VERIFIER" serve --dev --listen 127.0.0.1:0 --require-nonce >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
 : >"$tmp/url2"

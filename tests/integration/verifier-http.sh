@@ -99,6 +99,7 @@ Path=/t/nonce
 RequireNonce=yes
 EOF
 
+rm -f "$tmp/url" # a new server writes it: never read the last one's
 "$VERIFIER" serve --config "$tmp/verifier.conf" >"$tmp/url" 2>"$tmp/server.log" &
 pid=$!
 for _ in $(seq 100); do

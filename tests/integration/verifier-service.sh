@@ -48,6 +48,7 @@ ADMIN=admin-token-0123456789abcdef
 # start CONFIG: runs the server, sets url (or fails).
 start() {
         : >"$tmp/url"
+        rm -f "$tmp/url" # a new server writes it: never read the last one's
         CREDENTIALS_DIRECTORY=$tmp/creds "$VERIFIER" serve --config "$1" >"$tmp/url" 2>"$tmp/server.log" &
         pid=$!
         for _ in $(seq 100); do [ -s "$tmp/url" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done

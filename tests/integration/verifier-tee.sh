@@ -33,6 +33,7 @@ start() {
         printf '[Service]\nListen=127.0.0.1:0\nStateDirectory=%s/state\n[Signing]\nTEEAttestation=%s\n[SigningKey]\nKey=ephemeral\n[SNP]\nKDS=\nVCEKCache=%s/kds\nCheckRevocation=no\n' \
                 "$tmp" "$1" "$tmp" >"$tmp/verifier.conf"
         : >"$tmp/url"
+        rm -f "$tmp/url" # a new server writes it: never read the last one's
         "$VERIFIER" serve --config "$tmp/verifier.conf" >"$tmp/url" 2>"$tmp/server.log" &
         pid=$!
         for _ in $(seq 100); do [ -s "$tmp/url" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
