@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,25 +116,44 @@ int base64url_encode(const void *p, size_t n, char **ret) {
         return 0;
 }
 
-/* Each character's 6-bit value plus one in either alphabet ('-'/'+' = 62, '_'/'/' = 63), 0 for
- * anything else: one table look-up per character. */
-static const uint8_t b64_values[256] = {
-        ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-        ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
-        ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
-        ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
-        ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
-        ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
-        ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
-        ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
-        ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['+'] = 63,
-        ['_'] = 64, ['/'] = 64,
-};
+/*
+ * Each character's 6-bit value in either alphabet ('-'/'+' = 62, '_'/'/' = 63), shifted into place
+ * for each of the four positions of a group: one look-up per character and an OR make the group's
+ * 24 bits. Anything else is bit 24, which no valid group has: the decoder ORs every group into one
+ * word and checks that bit once, at the end, instead of branching on every character.
+ */
+#define B64_VALUE(c)                                 \
+        ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'      \
+         : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 \
+         : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 \
+         : (c) == '-' || (c) == '+' ? 62             \
+         : (c) == '_' || (c) == '/' ? 63             \
+                                    : -1)
+#define B64_INVALID   UINT32_C(0x01000000)
+#define B64_E(s, c)   (B64_VALUE(c) < 0 ? B64_INVALID : (uint32_t) B64_VALUE(c) << (s)),
+#define B64_R4(s, c)  B64_E(s, c) B64_E(s, c + 1) B64_E(s, c + 2) B64_E(s, c + 3)
+#define B64_R16(s, c) B64_R4(s, c) B64_R4(s, c + 4) B64_R4(s, c + 8) B64_R4(s, c + 12)
+#define B64_R64(s, c) B64_R16(s, c) B64_R16(s, c + 16) B64_R16(s, c + 32) B64_R16(s, c + 48)
+#define B64_TABLE(s) \
+        { B64_R64(s, 0) B64_R64(s, 64) B64_R64(s, 128) B64_R64(s, 192) }
+static const uint32_t b64_0[256] = B64_TABLE(18), b64_1[256] = B64_TABLE(12),
+                      b64_2[256] = B64_TABLE(6), b64_3[256] = B64_TABLE(0);
+
+/* An unaligned 8-byte store (a plain store on x86; memcpy would be a checked call under
+ * _FORTIFY_SOURCE). */
+struct b64_unaligned_u64 {
+        uint64_t v;
+} __attribute__((packed, may_alias));
+
+static inline uint32_t b64_group(const uint8_t *in) {
+        return b64_0[in[0]] | b64_1[in[1]] | b64_2[in[2]] | b64_3[in[3]];
+}
 
 int base64url_decode(const char *s, size_t len, size_t max_size, uint8_t **ret, size_t *ret_size) {
         const uint8_t *in = (const uint8_t *) s;
         _cleanup_(freep) uint8_t *buf = NULL;
         size_t i = 0, o = 0, out_size, tail;
+        uint32_t bad = 0;
 
         /* Strip up to two '=' of padding, and only when the padded length is a multiple of 4. */
         if (len > 0 && s[len - 1] == '=') {
@@ -148,40 +168,43 @@ int base64url_decode(const char *s, size_t len, size_t max_size, uint8_t **ret, 
         out_size = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
         if (out_size > max_size)
                 return -E2BIG;
-        buf = malloc(out_size + 1);
+        /* Two bytes of slack: eight characters are stored as one 8-byte word holding six. */
+        buf = malloc(out_size + 3);
         if (!buf)
                 return -ENOMEM;
-        /* Whole groups of four characters: three bytes each. */
-        for (; i + 4 <= len; i += 4) {
-                uint8_t a = b64_values[in[i]], b = b64_values[in[i + 1]],
-                        c = b64_values[in[i + 2]], d = b64_values[in[i + 3]];
-                uint32_t v;
+        /* Whole groups of four characters, three bytes each, two groups at a time. */
+        for (; i + 8 <= len; i += 8) {
+                uint32_t v = b64_group(in + i), w = b64_group(in + i + 4);
+                uint64_t x = htobe64((uint64_t) v << 40 | (uint64_t) w << 16);
 
-                if (!a || !b || !c || !d)
-                        return -EBADMSG;
-                v = (uint32_t) (a - 1) << 18 | (uint32_t) (b - 1) << 12 | (uint32_t) (c - 1) << 6 |
-                    (uint32_t) (d - 1);
+                bad |= v | w;
+                ((struct b64_unaligned_u64 *) (buf + o))->v = x;
+                o += 6;
+        }
+        if (i + 4 <= len) {
+                uint32_t v = b64_group(in + i);
+
+                bad |= v;
                 buf[o++] = (uint8_t) (v >> 16);
                 buf[o++] = (uint8_t) (v >> 8);
                 buf[o++] = (uint8_t) v;
+                i += 4;
         }
         /* Two or three characters left: one or two bytes, and the unused low bits must be zero
          * (canonical encoding). */
         tail = len - i;
         if (tail > 0) {
-                uint8_t a = b64_values[in[i]], b = b64_values[in[i + 1]],
-                        c = tail == 3 ? b64_values[in[i + 2]] : 1;
-                uint32_t v;
+                uint32_t v = b64_0[in[i]] | b64_1[in[i + 1]] | (tail == 3 ? b64_2[in[i + 2]] : 0);
 
-                if (!a || !b || !c)
-                        return -EBADMSG;
-                v = (uint32_t) (a - 1) << 18 | (uint32_t) (b - 1) << 12 | (uint32_t) (c - 1) << 6;
+                bad |= v;
                 buf[o++] = (uint8_t) (v >> 16);
                 if (tail == 3)
                         buf[o++] = (uint8_t) (v >> 8);
                 if ((tail == 2 && (v & 0xffff)) || (tail == 3 && (v & 0xff)))
                         return -EBADMSG;
         }
+        if (bad & B64_INVALID)
+                return -EBADMSG;
         buf[o] = 0;
         *ret_size = o;
         *ret = TAKE_PTR(buf);

@@ -64,6 +64,99 @@ static void test_base64url(void **state) {
         assert_int_equal(base64url_decode("Zm9vYmFy", 8, 5, &out, &n), -E2BIG);
 }
 
+/* A plain decoder to hold base64url_decode to: six bits per character, padding already gone. */
+static int b64_value_ref(char c) {
+        const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        const char *p = c ? strchr(a, c) : NULL;
+
+        if (p)
+                return (int) (p - a);
+        return c == '-' || c == '+' ? 62 : c == '_' || c == '/' ? 63 : -1;
+}
+
+static bool b64_decode_ref(const char *s, size_t len, uint8_t *out, size_t *ret_n) {
+        uint32_t acc = 0;
+        unsigned bits = 0;
+        size_t n = 0;
+
+        if (len % 4 == 1)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                int v = b64_value_ref(s[i]);
+
+                if (v < 0)
+                        return false;
+                acc = acc << 6 | (uint32_t) v;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        out[n++] = (uint8_t) (acc >> bits);
+                }
+        }
+        if (acc & ((UINT32_C(1) << bits) - 1)) /* non-canonical: leftover bits set */
+                return false;
+        *ret_n = n;
+        return true;
+}
+
+/* Every length through a few groups of eight characters (the decoder's unit of work), each
+ * character position made invalid in turn, and the tails' unused bits. */
+static void test_base64url_lengths(void **state) {
+        static const char bad[] = {'!',  '.', ' ',         '\n',        '"',        '\\',
+                                   '\0', '=', (char) 0x80, (char) 0xff, (char) 0xc3};
+        uint8_t plain[64], ref[64], *out;
+        uint32_t x = 0x12345678;
+        size_t n, rn;
+        char *s;
+
+        for (size_t i = 0; i < sizeof(plain); i++) {
+                x = x * 1103515245 + 12345;
+                plain[i] = (uint8_t) (x >> 16);
+        }
+        for (size_t len = 0; len <= sizeof(plain); len++) {
+                size_t sl;
+
+                assert_int_equal(base64url_encode(plain, len, &s), 0);
+                sl = strlen(s);
+                assert_int_equal(base64url_decode(s, sl, 64, &out, &n), 0);
+                assert_int_equal(n, len);
+                assert_memory_equal(out, plain, len);
+                assert_int_equal(out[n], 0);
+                free(out);
+                if (len > 0)
+                        assert_int_equal(base64url_decode(s, sl, len - 1, &out, &n), -E2BIG);
+                for (size_t k = 0; k < sl; k++) {
+                        char saved = s[k];
+
+                        for (size_t b = 0; b < sizeof(bad); b++) {
+                                s[k] = bad[b];
+                                /* '=' as the last character is padding, and fine when it is
+                                 * where padding may be; the reference does not know padding. */
+                                if (bad[b] == '=' && k == sl - 1)
+                                        continue;
+                                assert_int_equal(base64url_decode(s, sl, 64, &out, &n), -EBADMSG);
+                        }
+                        /* Every other character of the alphabet: the reference decides. */
+                        for (int c = 0; c < 64; c++) {
+                                int r;
+
+                                s[k] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456"
+                                       "789-_"[c];
+                                r = base64url_decode(s, sl, 64, &out, &n);
+                                if (b64_decode_ref(s, sl, ref, &rn)) {
+                                        assert_int_equal(r, 0);
+                                        assert_int_equal(n, rn);
+                                        assert_memory_equal(out, ref, rn);
+                                        free(out);
+                                } else
+                                        assert_int_equal(r, -EBADMSG);
+                        }
+                        s[k] = saved;
+                }
+                free(s);
+        }
+}
+
 static void test_json_caps(void **state) {
         json_object *o = NULL;
         char deep[200];
@@ -128,6 +221,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_hex),
                 cmocka_unit_test(test_base64url),
+                cmocka_unit_test(test_base64url_lengths),
                 cmocka_unit_test(test_json_caps),
                 cmocka_unit_test(test_strutil_time),
                 cmocka_unit_test(test_secret),
