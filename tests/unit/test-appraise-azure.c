@@ -354,6 +354,116 @@ static void test_malformed(void **state) {
 }
 
 
+/* The claims of a body as text, or the Diag's text with the error. */
+static char *appraise_text(const char *body, size_t size) {
+        AppraiseContext ctx = { .trust = trust, .now = time(NULL) };
+        json_object *claims = NULL;
+        Diag d = {};
+        char *out = NULL;
+        int r;
+
+        r = appraise_azureguest(&ctx, body, size, &claims, &d);
+        if (r < 0)
+                assert_true(asprintf(&out, "%d %s", r, d.text) > 0);
+        else {
+                out = strdup(json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN));
+                json_object_put(claims);
+        }
+        assert_non_null(out);
+        return out;
+}
+
+static void expect_body(const char *body, size_t size, const char *want) {
+        char *got = appraise_text(body, size);
+
+        if (!strstr(got, want))
+                fail_msg("%.200s: got '%.300s', want '%.300s'", body, got, want);
+        free(got);
+}
+
+/* The request wrapper in every form JSON allows, taken straight from the body or through the
+ * JSON parser: the same claims, and the same refusals with the same words. */
+static void test_wrapper_forms(void **state) {
+        uint8_t m[48];
+        char *body, *b64, *claims, *v = NULL, *std;
+        size_t n, k = 0;
+
+        SKIP_WITHOUT_VECTORS();
+        body = make_body(0, TAMPER_NONE, m);
+        b64 = strdup(body + strlen("{\"AttestationInfo\":\""));
+        b64[strlen(b64) - 2] = '\0';
+        claims = appraise_text(body, strlen(body));
+        assert_int_equal(claims[0], '{');
+
+        assert_true(asprintf(&v, " \r\n{\t\"attestationInfo\" :\n\"%s\" }\n\t", b64) > 0);
+        expect_body(v, strlen(v), claims);
+        free(v);
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\",\"Extra\":[1]}", b64) > 0);
+        expect_body(v, strlen(v), claims);
+        free(v);
+        /* Duplicates: the last one counts. */
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"e30\",\"AttestationInfo\":\"%s\"}", b64) >
+                    0);
+        expect_body(v, strlen(v), claims);
+        free(v);
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\",\"AttestationInfo\":\"e30\"}", b64) >
+                    0);
+        expect_body(v, strlen(v), "-74 AttestationInfo: TpmInfo is missing or not an object");
+        free(v);
+        /* Standard base64 with padding, '/' written as the escape "\/" and 'A' as "\u0041". */
+        n = strlen(b64);
+        std = malloc(3 * n + 8);
+        assert_non_null(std);
+        for (size_t i = 0; i < n; i++) {
+                if (b64[i] == '_')
+                        k += (size_t) sprintf(std + k, "\\/");
+                else if (b64[i] == 'A')
+                        k += (size_t) sprintf(std + k, "\\u0041");
+                else
+                        std[k++] = b64[i] == '-' ? '+' : b64[i];
+        }
+        for (; n % 4; n++)
+                std[k++] = '=';
+        std[k] = '\0';
+        assert_true(strstr(std, "\\/") || strstr(std, "\\u0041"));
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"}", std) > 0);
+        expect_body(v, strlen(v), claims);
+        free(v);
+        free(std);
+
+        /* Refusals. */
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"} x", b64) > 0);
+        expect_body(v, strlen(v), "-74 request: not a JSON object");
+        expect_body(v, strlen(v) - 2, claims);
+        expect_body(v, strlen(v) - 1, claims);
+        v[strlen(v) - 2] = '\0'; /* a NUL after the object */
+        expect_body(v, strlen(v) + 2, "-74 request: not a JSON object");
+        free(v);
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"}}", b64) > 0);
+        expect_body(v, strlen(v), "-74 request: not a JSON object");
+        expect_body(v, strlen(v) - 2, "-74 request: not a JSON object");
+        free(v);
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"]", b64) > 0);
+        expect_body(v, strlen(v), "-74 request: not a JSON object");
+        free(v);
+        b64[n / 2] = '!';
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"}", b64) > 0);
+        expect_body(v, strlen(v),
+                    "-74 request: \"AttestationInfo\" is not base64url (or too large)");
+        free(v);
+        b64[n / 2] = '\t';
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"}", b64) > 0);
+        expect_body(v, strlen(v),
+                    "-74 request: \"AttestationInfo\" is not base64url (or too large)");
+        free(v);
+        assert_true(asprintf(&v, "{\"Attestationinfo\":\"%s\"}", b64) > 0);
+        expect_body(v, strlen(v), "-74 request: \"attestationInfo\" is missing or not a string");
+        free(v);
+        free(claims);
+        free(b64);
+        free(body);
+}
+
 /* A trusted-launch body from a real vTPM capture with its event log (GCE COS 85: AK as TPMT_PUBLIC,
  * AK certificate, SHA-256 quote without nonce). flip: an offset in the log to corrupt, or 0. */
 #define GCE "tpm/gce-cos-85/"
@@ -540,6 +650,7 @@ int main(void) {
                 cmocka_unit_test(test_real_evidence),
                 cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_wrapper_forms),
                 cmocka_unit_test(test_trusted_launch_eventlog),
                 cmocka_unit_test(test_trusted_launch_vouching),
         };
