@@ -331,38 +331,61 @@ int appraise_quoted_pcrs(const TPMS_ATTEST *attest, const TpmPcrSet *pcrs, TpmPc
 int appraise_eventlog_check(const EventLog *log, const TpmPcrSet *quoted,
                             json_object **ret_verdicts, Diag *d) {
         _cleanup_(json_object_putp) json_object *verdicts = NULL;
-        int n;
+        TpmPcrBank replays[TPM_MAX_BANKS];
+        int replayed[TPM_MAX_BANKS];
+        bool compare = ret_verdicts != NULL;
+        int n = 0;
 
-        n = eventlog_compare(log, quoted, &verdicts);
-        if (n < 0)
-                return diag_set(d, n, "event log: cannot compare with the quoted PCRs");
+        /* Each quoted bank replayed once. eventlog_compare (which replays again, and knows the
+         * Exit Boot Services workaround) is asked only for verdicts, or when a replayed PCR
+         * differs from its quoted value or a replay failed for a reason of ours: otherwise it
+         * would find no mismatch, since it compares the same replays with the same values. */
+        for (size_t b = 0; b < quoted->n_banks; b++) {
+                const TpmPcrBank *q = &quoted->banks[b];
+
+                replayed[b] = eventlog_replay(log, q->alg, &replays[b]);
+                if (replayed[b] < 0) {
+                        if (replayed[b] != -ENOENT && replayed[b] != -EOPNOTSUPP &&
+                            replayed[b] != -ENODATA)
+                                compare = true;
+                        continue;
+                }
+                for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+                        if ((q->mask & replays[b].mask & (UINT32_C(1) << i)) &&
+                            memcmp(replays[b].value[i], q->value[i], q->size) != 0)
+                                compare = true;
+        }
+        if (compare) {
+                n = eventlog_compare(log, quoted, &verdicts);
+                if (n < 0)
+                        return diag_set(d, n, "event log: cannot compare with the quoted PCRs");
+        }
         /* A quoted PCR the firmware log never extends must still hold its reset value (zero; all
          * 0xFF for the DRTM PCRs 17..22): otherwise something extended it that the log does not
          * explain. */
         for (size_t b = 0; b < quoted->n_banks; b++) {
-                const TpmPcrBank *q = &quoted->banks[b];
-                TpmPcrBank replay;
+                const TpmPcrBank *q = &quoted->banks[b], *replay = &replays[b];
 
                 /* Fail closed: a log that cannot be replayed in the quoted bank explains
                  * nothing, and nothing may be derived from it (secure boot state, ...). */
-                if (eventlog_replay(log, q->alg, &replay) < 0)
+                if (replayed[b] < 0)
                         return diag_set(d, -EXDEV, "event log: no %s digests to replay, so it "
                                         "cannot explain the quoted PCRs",
                                         tpm_alg_hash_name(q->alg) ?: "quoted-bank");
                 for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
-                        bool reset, ff = true, in_log = replay.mask & (UINT32_C(1) << i);
+                        bool reset, ff = true, in_log = replay->mask & (UINT32_C(1) << i);
 
                         if (!(q->mask & (UINT32_C(1) << i)))
                                 continue;
                         if (in_log) {
-                                if (n > 0 && memcmp(replay.value[i], q->value[i], q->size) != 0)
+                                if (n > 0 && memcmp(replay->value[i], q->value[i], q->size) != 0)
                                         return diag_set(d, -EXDEV, "%s PCR %u differs from the "
                                                         "event log's replay",
                                                         tpm_alg_hash_name(q->alg), i);
                                 continue;
                         }
                         /* The replay holds the reset value of a PCR it never extends. */
-                        reset = memcmp(q->value[i], replay.value[i], q->size) == 0;
+                        reset = memcmp(q->value[i], replay->value[i], q->size) == 0;
                         for (size_t j = 0; j < q->size; j++)
                                 ff = ff && q->value[i][j] == 0xFF;
                         if (!reset && !(ff && i >= 17 && i <= 22))

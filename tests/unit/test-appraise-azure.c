@@ -16,6 +16,7 @@
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
 #include "verifier/maa-policy.h"
+#include "vtpm/eventlog.h"
 #include "vtpm/hcl-report.h"
 #include "vtpm/tpm-pcrs.h"
 #include "tests/unit/test-util.h"
@@ -464,6 +465,90 @@ static void test_wrapper_forms(void **state) {
         free(body);
 }
 
+/* quoted: one SHA-1 bank with pcr (and, when extra < 24, extra holding extra_value's byte in
+ * every position). */
+static TpmPcrSet quote_pcr(uint16_t alg, uint32_t pcr, const uint8_t *value, uint32_t extra,
+                           uint8_t extra_value) {
+        TpmPcrSet q = { .n_banks = 1 };
+        TpmPcrBank *b = &q.banks[0];
+
+        b->alg = alg;
+        b->size = tpm_alg_digest_size(alg);
+        b->mask = UINT32_C(1) << pcr;
+        memcpy(b->value[pcr], value, b->size);
+        if (extra < TPM_PCR_COUNT) {
+                b->mask |= UINT32_C(1) << extra;
+                memset(b->value[extra], extra_value, b->size);
+        }
+        return q;
+}
+
+static void expect_eventlog(const EventLog *log, const TpmPcrSet *q, int want, const char *text) {
+        _cleanup_(json_object_putp) json_object *verdicts = NULL, *again = NULL;
+        Diag d = {};
+
+        assert_int_equal(appraise_eventlog_check(log, q, NULL, &d), want);
+        if (text && !strstr(d.text, text))
+                fail_msg("diag '%s' lacks '%s'", d.text, text);
+        /* With the verdicts asked for, the same outcome, and eventlog_compare's verdicts. */
+        d = (Diag) {};
+        assert_int_equal(appraise_eventlog_check(log, q, &verdicts, &d), want);
+        if (text && !strstr(d.text, text))
+                fail_msg("diag '%s' lacks '%s'", d.text, text);
+        if (want == 0) {
+                assert_non_null(verdicts);
+                assert_true(eventlog_compare(log, q, &again) >= 0);
+                assert_string_equal(json_object_to_json_string(verdicts),
+                                    json_object_to_json_string(again));
+        }
+}
+
+/* The event log held to the quoted PCRs (one replay per bank; eventlog_compare when a PCR
+ * differs): matches, the Exit Boot Services workaround, mismatches, PCRs the log never extends,
+ * banks it cannot replay. */
+static void test_eventlog_check(void **state) {
+        static const uint8_t ebs[20] = { 0x31, 0x24, 0x58, 0x08, 0xd6, 0xd3, 0x58, 0x49, 0xbc, 0x39,
+                                         0x4f, 0x63, 0x43, 0xf2, 0xb3, 0xff, 0x90, 0x8e, 0xd5, 0xe3 };
+        _cleanup_(freep) uint8_t *buf = NULL;
+        EventLog *log = NULL;
+        TpmPcrBank replay;
+        TpmPcrSet q;
+        uint8_t other[20];
+        size_t size;
+
+        SKIP_WITHOUT_VECTORS();
+        buf = test_read_vector("eventlog/go-attestation/ebs_event_missing_eventlog", &size);
+        assert_int_equal(eventlog_parse(buf, size, &log, NULL), 0);
+        assert_int_equal(eventlog_replay(log, TPM_ALG_SHA1, &replay), 0);
+        assert_true(replay.mask & (UINT32_C(1) << 5));
+        assert_false(replay.mask & (UINT32_C(1) << 16));
+
+        q = quote_pcr(TPM_ALG_SHA1, 5, replay.value[5], 24, 0);
+        expect_eventlog(log, &q, 0, NULL);
+        /* go-attestation's value: PCR 5 with the two Exit Boot Services events the log lacks. */
+        q = quote_pcr(TPM_ALG_SHA1, 5, ebs, 24, 0);
+        expect_eventlog(log, &q, 0, NULL);
+        memcpy(other, replay.value[5], 20);
+        other[19] ^= 1;
+        q = quote_pcr(TPM_ALG_SHA1, 5, other, 24, 0);
+        expect_eventlog(log, &q, -EXDEV, "sha1 PCR 5 differs from the event log's replay");
+        /* PCR 16 is not in the log: its reset value, or not explained. */
+        q = quote_pcr(TPM_ALG_SHA1, 5, replay.value[5], 16, 0);
+        expect_eventlog(log, &q, 0, NULL);
+        q = quote_pcr(TPM_ALG_SHA1, 5, replay.value[5], 16, 0xff);
+        expect_eventlog(log, &q, -EXDEV, "sha1 PCR 16 was extended, but the event log has no "
+                                         "events for it");
+        q = quote_pcr(TPM_ALG_SHA1, 5, ebs, 16, 0x01);
+        expect_eventlog(log, &q, -EXDEV, "sha1 PCR 16 was extended");
+        /* DRTM PCRs 17..22 may hold all 0xFF. */
+        q = quote_pcr(TPM_ALG_SHA1, 5, replay.value[5], 17, 0xff);
+        expect_eventlog(log, &q, 0, NULL);
+        /* A SHA-1 log says nothing about a SHA-256 bank. */
+        q = quote_pcr(TPM_ALG_SHA256, 5, (const uint8_t[32]) {}, 24, 0);
+        expect_eventlog(log, &q, -EXDEV, "no sha256 digests to replay");
+        eventlog_free(log);
+}
+
 /* A trusted-launch body from a real vTPM capture with its event log (GCE COS 85: AK as TPMT_PUBLIC,
  * AK certificate, SHA-256 quote without nonce). flip: an offset in the log to corrupt, or 0. */
 #define GCE "tpm/gce-cos-85/"
@@ -651,6 +736,7 @@ int main(void) {
                 cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_wrapper_forms),
+                cmocka_unit_test(test_eventlog_check),
                 cmocka_unit_test(test_trusted_launch_eventlog),
                 cmocka_unit_test(test_trusted_launch_vouching),
         };
