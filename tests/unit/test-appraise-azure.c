@@ -12,9 +12,12 @@
 #include "common/diag.h"
 #include "common/json-util.h"
 #include "common/jwk.h"
+#include "common/openssl-util.h"
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/appraise-cache.h"
+#include "verifier/endorsement-cache.h"
 #include "verifier/maa-policy.h"
 #include "vtpm/eventlog.h"
 #include "vtpm/hcl-report.h"
@@ -549,6 +552,128 @@ static void test_eventlog_check(void **state) {
         eventlog_free(log);
 }
 
+/* The key cache: entries by label and bytes, copies handed out, a set's least recently used
+ * entry replaced first. */
+static void test_key_cache(void **state) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *a = other_ak();
+        KeyCache *c = NULL;
+        CachedKey k = {}, got = {};
+        uint8_t keys[9][KEY_CACHE_KEY_SIZE], x[KEY_CACHE_KEY_SIZE];
+        uint64_t hits, misses;
+        json_object *v;
+
+        assert_int_equal(key_cache_new(0, &c), -EINVAL);
+        assert_int_equal(key_cache_new(65537, &c), -EINVAL);
+        assert_int_equal(key_cache_new(1, &c), 0); /* one set of eight */
+        key_cache_key("AikPub", "ab", 2, keys[0]);
+        key_cache_key("EncKeyPub", "ab", 2, x);
+        assert_memory_not_equal(keys[0], x, KEY_CACHE_KEY_SIZE);
+        assert_int_equal(key_cache_get(c, keys[0], &got), -ENOENT);
+
+        k.key = a;
+        k.has_public = true;
+        k.public_area.type = TPM2_ALG_RSA;
+        k.jwk = json_object_new_object();
+        assert_int_equal(json_add_string(k.jwk, "kty", "RSA"), 0);
+        assert_int_equal(key_cache_put(c, keys[0], &k), 0);
+        json_object_put(k.jwk); /* the cache keeps a copy */
+        k.jwk = NULL;
+        assert_int_equal(key_cache_get(c, keys[0], &got), 0);
+        assert_ptr_equal(got.key, a);
+        assert_true(got.has_public);
+        assert_int_equal(got.public_area.type, TPM2_ALG_RSA);
+        assert_true(json_object_object_get_ex(got.jwk, "kty", &v));
+        /* The copy is the caller's to change. */
+        assert_int_equal(json_add_string(got.jwk, "key_ops", "x"), 0);
+        cached_key_done(&got);
+        assert_int_equal(key_cache_get(c, keys[0], &got), 0);
+        assert_false(json_object_object_get_ex(got.jwk, "key_ops", NULL));
+        cached_key_done(&got);
+
+        /* Eight more: the first, least recently used, goes. */
+        for (int i = 1; i < 9; i++) {
+                char b = (char) ('0' + i);
+
+                key_cache_key("AikPub", &b, 1, keys[i]);
+                assert_int_equal(key_cache_put(c, keys[i], &k), 0);
+        }
+        assert_int_equal(key_cache_get(c, keys[0], &got), -ENOENT);
+        for (int i = 1; i < 9; i++) {
+                assert_int_equal(key_cache_get(c, keys[i], &got), 0);
+                assert_null(got.jwk);
+                cached_key_done(&got);
+        }
+        key_cache_stats(c, &hits, &misses);
+        assert_int_equal(hits, 10);
+        assert_int_equal(misses, 2);
+        c = key_cache_free(c);
+        assert_null(c);
+}
+
+/* Appraisal with the caches gives what it gives without them, the first time (filling them)
+ * and the next (from them); tampered evidence is refused all the same with a warm cache. */
+static void test_appraise_cached(void **state) {
+        KeyCache *keys = NULL;
+        FactCache *facts = NULL;
+        uint64_t hits, misses;
+
+        SKIP_WITHOUT_VECTORS();
+        assert_int_equal(key_cache_new(64, &keys), 0);
+        assert_int_equal(fact_cache_new(64, &facts), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint8_t m[48];
+                char *body = make_body(i, TAMPER_NONE, m), *plain, *cached;
+
+                plain = appraise_text(body, strlen(body));
+                assert_int_equal(plain[0], '{');
+                for (int round = 0; round < 2; round++) {
+                        AppraiseContext ctx = { .trust = trust, .now = time(NULL), .keys = keys,
+                                                .facts = facts };
+                        json_object *claims = NULL;
+                        Diag d = {};
+
+                        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d),
+                                         0);
+                        cached = strdup(json_object_to_json_string_ext(claims,
+                                                                       JSON_C_TO_STRING_PLAIN));
+                        assert_string_equal(cached, plain);
+                        free(cached);
+                        json_object_put(claims);
+                }
+                free(plain);
+                free(body);
+        }
+        /* One AikPub look-up per appraisal (no EncKeyPub in these captures), each a miss the
+         * first time those bytes come (some captures share their VM's AK). */
+        key_cache_stats(keys, &hits, &misses);
+        assert_int_equal(hits + misses, 2 * ELEMENTSOF(cases));
+        assert_true(hits >= ELEMENTSOF(cases) && misses >= 1);
+        for (int round = 0; round < 2; round++) {
+                static const struct {
+                        size_t i;
+                        Tamper t;
+                        int want;
+                } bad[] = { { 1, TAMPER_PCR, -EXDEV }, { 1, TAMPER_RUNTIME, -EXDEV },
+                            { 0, TAMPER_OTHER_AK, -EKEYREJECTED } };
+
+                for (size_t j = 0; j < ELEMENTSOF(bad); j++) {
+                        AppraiseContext ctx = { .trust = trust, .now = time(NULL), .keys = keys,
+                                                .facts = facts };
+                        json_object *claims = NULL;
+                        uint8_t m[48];
+                        char *body = make_body(bad[j].i, bad[j].t, m);
+
+                        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims,
+                                                             NULL),
+                                         bad[j].want);
+                        assert_null(claims);
+                        free(body);
+                }
+        }
+        key_cache_free(keys);
+        fact_cache_free(facts);
+}
+
 /* A trusted-launch body from a real vTPM capture with its event log (GCE COS 85: AK as TPMT_PUBLIC,
  * AK certificate, SHA-256 quote without nonce). flip: an offset in the log to corrupt, or 0. */
 #define GCE "tpm/gce-cos-85/"
@@ -737,6 +862,8 @@ int main(void) {
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_wrapper_forms),
                 cmocka_unit_test(test_eventlog_check),
+                cmocka_unit_test(test_key_cache),
+                cmocka_unit_test(test_appraise_cached),
                 cmocka_unit_test(test_trusted_launch_eventlog),
                 cmocka_unit_test(test_trusted_launch_vouching),
         };
