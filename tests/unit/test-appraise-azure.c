@@ -419,11 +419,12 @@ static void test_wrapper_forms(void **state) {
         std = malloc(3 * n + 8);
         assert_non_null(std);
         for (size_t i = 0; i < n; i++) {
-                if (b64[i] == '_')
-                        k += (size_t) sprintf(std + k, "\\/");
-                else if (b64[i] == 'A')
-                        k += (size_t) sprintf(std + k, "\\u0041");
-                else
+                const char *e = b64[i] == '_' ? "\\/" : b64[i] == 'A' ? "\\u0041" : NULL;
+
+                if (e) {
+                        memcpy(std + k, e, strlen(e));
+                        k += strlen(e);
+                } else
                         std[k++] = b64[i] == '-' ? '+' : b64[i];
         }
         for (; n % 4; n++)
