@@ -100,12 +100,15 @@ static bool b64_decode_ref(const char *s, size_t len, uint8_t *out, size_t *ret_
         return true;
 }
 
-/* Every length through a few groups of eight characters (the decoder's unit of work), each
- * character position made invalid in turn, and the tails' unused bits. */
+/* Every length through a few of the decoder's steps (8 characters, and 32 with AVX2), each
+ * character position made invalid in turn, the other characters of the alphabet (the reference
+ * decides about the tails' unused bits), and every byte value at every position. */
 static void test_base64url_lengths(void **state) {
         static const char bad[] = {'!',  '.', ' ',         '\n',        '"',        '\\',
                                    '\0', '=', (char) 0x80, (char) 0xff, (char) 0xc3};
-        uint8_t plain[64], ref[64], *out;
+        static const char alphabet[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/";
+        uint8_t plain[160], ref[160], *out;
         uint32_t x = 0x12345678;
         size_t n, rn;
         char *s;
@@ -114,12 +117,12 @@ static void test_base64url_lengths(void **state) {
                 x = x * 1103515245 + 12345;
                 plain[i] = (uint8_t) (x >> 16);
         }
-        for (size_t len = 0; len <= sizeof(plain); len++) {
+        for (size_t len = 0; len <= sizeof(plain); len += len < 64 ? 1 : 5) {
                 size_t sl;
 
                 assert_int_equal(base64url_encode(plain, len, &s), 0);
                 sl = strlen(s);
-                assert_int_equal(base64url_decode(s, sl, 64, &out, &n), 0);
+                assert_int_equal(base64url_decode(s, sl, sizeof(plain), &out, &n), 0);
                 assert_int_equal(n, len);
                 assert_memory_equal(out, plain, len);
                 assert_int_equal(out[n], 0);
@@ -135,15 +138,14 @@ static void test_base64url_lengths(void **state) {
                                  * where padding may be; the reference does not know padding. */
                                 if (bad[b] == '=' && k == sl - 1)
                                         continue;
-                                assert_int_equal(base64url_decode(s, sl, 64, &out, &n), -EBADMSG);
+                                assert_int_equal(base64url_decode(s, sl, sizeof(plain), &out, &n),
+                                                 -EBADMSG);
                         }
-                        /* Every other character of the alphabet: the reference decides. */
-                        for (int c = 0; c < 64; c++) {
+                        for (size_t c = 0; c < sizeof(alphabet) - 1; c += len < 64 ? 1 : 7) {
                                 int r;
 
-                                s[k] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456"
-                                       "789-_"[c];
-                                r = base64url_decode(s, sl, 64, &out, &n);
+                                s[k] = alphabet[c];
+                                r = base64url_decode(s, sl, sizeof(plain), &out, &n);
                                 if (b64_decode_ref(s, sl, ref, &rn)) {
                                         assert_int_equal(r, 0);
                                         assert_int_equal(n, rn);
@@ -156,6 +158,31 @@ static void test_base64url_lengths(void **state) {
                 }
                 free(s);
         }
+
+        /* Every byte value at every position of 140 characters (four AVX2 steps and a tail). */
+        assert_int_equal(base64url_encode(plain, 105, &s), 0);
+        assert_int_equal(strlen(s), 140);
+        for (size_t k = 0; k < 140; k++) {
+                char saved = s[k];
+
+                for (int c = 0; c < 256; c++) {
+                        int r;
+
+                        if (c == '=' && k == 139)
+                                continue; /* padding, which the reference does not know */
+                        s[k] = (char) c;
+                        r = base64url_decode(s, 140, sizeof(plain), &out, &n);
+                        if (b64_decode_ref(s, 140, ref, &rn)) {
+                                assert_int_equal(r, 0);
+                                assert_int_equal(n, rn);
+                                assert_memory_equal(out, ref, rn);
+                                free(out);
+                        } else
+                                assert_int_equal(r, -EBADMSG);
+                }
+                s[k] = saved;
+        }
+        free(s);
 }
 
 static void test_json_caps(void **state) {
