@@ -44,7 +44,12 @@
  *   open loop at 80% of the median peak (wall-clock, all server CPUs), a fixed schedule: request
  *             k is due at t0 + k/rate and its latency runs from then, not from when a connection
  *             was free to send it (no coordinated omission), over 16 connections; R rounds of
- *             T seconds; p50 and p99 are medians of the rounds', max the largest;
+ *             T seconds; p50 and p99 are medians of the rounds', max the largest. Each round also
+ *             says how the server's CPUs were spent (/proc/stat): the server, other processes,
+ *             steal; and the load generator's: itself, other processes. At 80% of the peak the
+ *             server has 20% to spare: other work taking more than a few percent of its CPU
+ *             queues requests (and other work on the generator's CPU delays sends), and the tail
+ *             shows that machine, not the server (on a shared machine, compare the rounds);
  *   memory    closed loop until the server has answered 1000 + N requests in all (N = 100 000),
  *             VmRSS read every 10% of the way; growth = last - baseline. "Flat" is growth under
  *             max(2 MiB, 5% of the baseline): malloc arenas settle by a few hundred KiB, a leak
@@ -132,6 +137,12 @@ typedef struct Load {
         double ol_p50[ROUNDS_MAX], ol_p99[ROUNDS_MAX], ol_max[ROUNDS_MAX], ol_achieved[ROUNDS_MAX];
         double ol_rate;
         uint64_t ol_late; /* requests that started more than 1 ms after they were due */
+        uint64_t ol_late_round[ROUNDS_MAX];
+        /* The server's CPUs during each open-loop round, as fractions of their time: the server,
+         * everything else that ran there, and time the hypervisor gave to other guests. */
+        double ol_server[ROUNDS_MAX], ol_others[ROUNDS_MAX], ol_steal[ROUNDS_MAX];
+        /* And the load generator's CPUs (pinned only): its own use, and other processes'. */
+        double ol_client[ROUNDS_MAX], ol_client_others[ROUNDS_MAX];
         uint64_t rss_at[RSS_SAMPLES + 2];
         long rss_kib[RSS_SAMPLES + 2];
         size_t n_rss;
@@ -259,6 +270,40 @@ static int server_cpu_seconds(pid_t pid, double *ret) {
                          &stime) != 2)
                 return -EBADMSG;
         *ret = (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
+        return 0;
+}
+
+/* Busy and stolen time, and all time, of the CPUs in set (every CPU when set is NULL), in seconds,
+ * from /proc/stat ("cpuN user nice system idle iowait irq softirq steal ..."). */
+static int cpus_times(const cpu_set_t *set, double *ret_busy, double *ret_steal,
+                      double *ret_total) {
+        _cleanup_(freep) uint8_t *buf = NULL;
+        unsigned long long busy = 0, steal = 0, total = 0;
+        const char *p;
+        size_t size;
+        int r;
+
+        r = read_full_file("/proc/stat", 1024 * 1024, &buf, &size);
+        if (r < 0)
+                return r;
+        for (p = (const char *) buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                unsigned long long v[8];
+                int cpu;
+
+                if (strncmp(p, "cpu", 3) != 0 || p[3] < '0' || p[3] > '9' ||
+                    sscanf(p + 3, "%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1],
+                           &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 9)
+                        continue;
+                if (set && (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, set)))
+                        continue;
+                /* user nice system idle iowait irq softirq steal */
+                busy += v[0] + v[1] + v[2] + v[5] + v[6];
+                steal += v[7];
+                total += v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+        }
+        *ret_busy = (double) busy / (double) sysconf(_SC_CLK_TCK);
+        *ret_steal = (double) steal / (double) sysconf(_SC_CLK_TCK);
+        *ret_total = (double) total / (double) sysconf(_SC_CLK_TCK);
         return 0;
 }
 
@@ -729,6 +774,8 @@ static int closed_loop_round(Load *l, unsigned round) {
 
 static int open_loop_round(Load *l, unsigned round) {
         _cleanup_(freep) double *lat = NULL;
+        double busy0, busy1, steal0, steal1, total0, total1, srv0, srv1;
+        double cbusy0 = 0, cbusy1 = 0, csteal, ctotal0 = 0, ctotal1 = 0, me0, me1;
         size_t slots, m = 0;
         double wall;
         Phase p;
@@ -748,9 +795,35 @@ static int open_loop_round(Load *l, unsigned round) {
         /* A short lead so that every connection is up before the first request is due. */
         p.t0 = now_sec() + 0.05;
         p.end = p.t0 + l->seconds;
+        r = server_cpu_seconds(l->server, &srv0);
+        if (r >= 0)
+                r = cpus_times(l->pin ? &l->server_cpus : NULL, &busy0, &steal0, &total0);
+        if (r >= 0 && l->pin)
+                r = cpus_times(&l->client_cpus, &cbusy0, &csteal, &ctotal0);
+        if (r < 0)
+                return r;
+        me0 = client_cpu_seconds();
         r = phase_run(&p, l->open_connections, &wall);
         if (r < 0)
                 return r;
+        me1 = client_cpu_seconds();
+        r = server_cpu_seconds(l->server, &srv1);
+        if (r >= 0)
+                r = cpus_times(l->pin ? &l->server_cpus : NULL, &busy1, &steal1, &total1);
+        if (r >= 0 && l->pin)
+                r = cpus_times(&l->client_cpus, &cbusy1, &csteal, &ctotal1);
+        if (r < 0)
+                return r;
+        if (total1 > total0) {
+                l->ol_server[round] = (srv1 - srv0) / (total1 - total0);
+                l->ol_others[round] = MAX(0.0, (busy1 - busy0) - (srv1 - srv0)) / (total1 - total0);
+                l->ol_steal[round] = (steal1 - steal0) / (total1 - total0);
+        }
+        if (l->pin && ctotal1 > ctotal0) {
+                l->ol_client[round] = (me1 - me0) / (ctotal1 - ctotal0);
+                l->ol_client_others[round] =
+                        MAX(0.0, (cbusy1 - cbusy0) - (me1 - me0)) / (ctotal1 - ctotal0);
+        }
         for (size_t i = 0; i < slots; i++)
                 if (!isnan(lat[i]))
                         lat[m++] = lat[i];
@@ -761,7 +834,8 @@ static int open_loop_round(Load *l, unsigned round) {
         l->ol_p99[round] = percentile(lat, m, 0.99) * 1e3;
         l->ol_max[round] = lat[m - 1] * 1e3;
         l->ol_achieved[round] = (double) m / l->seconds;
-        l->ol_late += atomic_load(&p.late);
+        l->ol_late_round[round] = atomic_load(&p.late);
+        l->ol_late += l->ol_late_round[round];
         return 0;
 }
 
@@ -971,6 +1045,22 @@ static void print_results(const Load *l) {
                "(every connection busy,\n              or the load generator's CPU taken; "
                "their latency still counts from then)\n",
                l->ol_late);
+        printf("              per round: p50/p99/max ms, late; the server's CPU%s: the server, "
+               "other\n              processes, stolen by the hypervisor (others there "
+               "queue requests)%s\n",
+               l->pin && l->n_server_cpus > 1 ? "s" : "",
+               l->pin ? ";\n              the load generator's: itself, other processes (they "
+                        "delay sends)"
+                      : "");
+        for (unsigned i = 0; i < l->rounds; i++) {
+                printf("                %u: %.2f/%.2f/%.2f, %" PRIu64 "; %.0f%%, %.1f%%, %.1f%%",
+                       i + 1, l->ol_p50[i], l->ol_p99[i], l->ol_max[i], l->ol_late_round[i],
+                       l->ol_server[i] * 100, l->ol_others[i] * 100, l->ol_steal[i] * 100);
+                if (l->pin)
+                        printf("; %.0f%%, %.1f%%", l->ol_client[i] * 100,
+                               l->ol_client_others[i] * 100);
+                printf("\n");
+        }
         printf("  memory      VmRSS (KiB) after N responses:");
         for (size_t i = 0; i < l->n_rss; i++)
                 printf("%s %" PRIu64 ": %ld", i % 4 == 0 ? "\n               " : ",", l->rss_at[i],

@@ -2,11 +2,283 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "common/codec.h"
 #include "common/json-util.h"
 
 DEFINE_CLEANUP_FUNC(json_tokener *, json_tokener_free);
+
+/*
+ * The fast path: a strict parser of the subset of JSON our documents are written in, building the
+ * same json-c objects the tokener builds, and leaving everything else to json-c. The subset:
+ * objects and arrays (a value at nesting level L only while L + 1 < max_depth, one level short of
+ * json-c's own limit), strings of printable ASCII without escapes, integers without a fraction or
+ * exponent of at most 18 digits (not "-0"), true, false, null, and the white space json-c's strict
+ * mode skips (space, tab, CR, LF); the top level an object or an array, followed by white space
+ * only. Whatever is outside it, malformed or not, makes it decline, and json-c decides: so what it
+ * accepts json-c accepts too, with an equal tree (duplicate keys: the last value at the first
+ * key's place, as json_object_object_add does), and what json-c refuses it never accepts
+ * (tests/fuzz/fuzz-json.c holds it to that). Its point: a json-c string is copied character by
+ * character through a growing buffer, and our strings are long base64.
+ */
+typedef struct JsonFast {
+        const uint8_t *p, *end;
+        int max_depth;
+} JsonFast;
+
+/* Printable ASCII other than '"' and '\\': what a string may hold on the fast path. */
+static const uint8_t json_plain[256] = {
+        [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
+struct json_unaligned_u64 {
+        uint64_t v;
+} __attribute__((packed, may_alias));
+
+#define JSON_ONES UINT64_C(0x0101010101010101)
+#define JSON_HIGH UINT64_C(0x8080808080808080)
+
+/* Whether a byte of x is zero. */
+static inline uint64_t json_word_zero(uint64_t x) {
+        return (x - JSON_ONES) & ~x & JSON_HIGH;
+}
+
+/* Whether a byte of x may be outside json_plain: below 0x20, 0x7f and above, '"' or '\\'. Never
+ * false when one is; sometimes true when none is (a borrow or carry from a byte that is): the
+ * caller then looks byte by byte. */
+static inline bool json_word_special(uint64_t x) {
+        uint64_t below = (x - JSON_ONES * 0x20) & ~x, above = (x + JSON_ONES) | x;
+
+        return ((below | above) & JSON_HIGH) != 0 || json_word_zero(x ^ (JSON_ONES * '"')) != 0 ||
+               json_word_zero(x ^ (JSON_ONES * '\\')) != 0;
+}
+
+static void json_fast_ws(JsonFast *f) {
+        while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
+                f->p++;
+}
+
+/* A string after its opening quote: its characters' span, the closing quote consumed. */
+static bool json_fast_string(JsonFast *f, const char **ret, size_t *ret_len) {
+        const uint8_t *start = f->p, *p = f->p;
+
+#ifdef __SSE2__
+        /* Sixteen at a time: below 0x20 or above 0x7f (negative as signed), 0x7f, '"', '\\'. */
+        while (f->end - p >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *) p);
+                __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                                      _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))),
+                                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+
+                if (_mm_movemask_epi8(m) != 0)
+                        break;
+                p += 16;
+        }
+#endif
+        while (f->end - p >= 8 && !json_word_special(((const struct json_unaligned_u64 *) p)->v))
+                p += 8;
+        while (p < f->end && json_plain[*p])
+                p++;
+        if (p >= f->end || *p != '"')
+                return false;
+        *ret = (const char *) start;
+        *ret_len = (size_t) (p - start);
+        f->p = p + 1;
+        return true;
+}
+
+static bool json_fast_value(JsonFast *f, int level, json_object **ret);
+
+static bool json_fast_number(JsonFast *f, json_object **ret) {
+        const uint8_t *p = f->p;
+        bool neg = false;
+        int64_t v = 0;
+        int digits = 0;
+
+        if (*p == '-') {
+                neg = true;
+                p++;
+        }
+        if (p >= f->end || *p < '0' || *p > '9' || (neg && *p == '0'))
+                return false;
+        if (*p == '0') {
+                p++;
+                digits = 1;
+        } else
+                for (; p < f->end && *p >= '0' && *p <= '9'; p++)
+                        if (++digits > 18)
+                                return false;
+                        else
+                                v = v * 10 + (*p - '0');
+        /* A fraction, an exponent, or more digits after a leading zero: json-c's to judge. */
+        if (p < f->end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'))
+                return false;
+        *ret = json_object_new_int64(neg ? -v : v);
+        if (!*ret)
+                return false;
+        f->p = p;
+        return true;
+}
+
+static bool json_fast_literal(JsonFast *f, const char *word, json_object **ret) {
+        size_t n = strlen(word);
+
+        if ((size_t) (f->end - f->p) < n || memcmp(f->p, word, n) != 0)
+                return false;
+        f->p += n;
+        if (word[0] == 'n')
+                *ret = NULL;
+        else {
+                *ret = json_object_new_boolean(word[0] == 't');
+                if (!*ret)
+                        return false;
+        }
+        return true;
+}
+
+static bool json_fast_object(JsonFast *f, int level, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+        if (!o)
+                return false;
+        json_fast_ws(f);
+        if (f->p < f->end && *f->p == '}') {
+                f->p++;
+                *ret = TAKE_PTR(o);
+                return true;
+        }
+        for (;;) {
+                json_object *v = NULL;
+                const char *k;
+                size_t kn;
+                char key[256];
+
+                if (f->p >= f->end || *f->p != '"')
+                        return false;
+                f->p++;
+                if (!json_fast_string(f, &k, &kn) || kn >= sizeof(key))
+                        return false;
+                memcpy(key, k, kn);
+                key[kn] = '\0';
+                json_fast_ws(f);
+                if (f->p >= f->end || *f->p != ':')
+                        return false;
+                f->p++;
+                json_fast_ws(f);
+                if (!json_fast_value(f, level + 1, &v))
+                        return false;
+                if (json_object_object_add(o, key, v) < 0) {
+                        json_object_put(v);
+                        return false;
+                }
+                json_fast_ws(f);
+                if (f->p >= f->end)
+                        return false;
+                if (*f->p == '}') {
+                        f->p++;
+                        *ret = TAKE_PTR(o);
+                        return true;
+                }
+                if (*f->p != ',')
+                        return false;
+                f->p++;
+                json_fast_ws(f);
+        }
+}
+
+static bool json_fast_array(JsonFast *f, int level, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+
+        if (!a)
+                return false;
+        json_fast_ws(f);
+        if (f->p < f->end && *f->p == ']') {
+                f->p++;
+                *ret = TAKE_PTR(a);
+                return true;
+        }
+        for (;;) {
+                json_object *v = NULL;
+
+                if (!json_fast_value(f, level + 1, &v))
+                        return false;
+                if (json_object_array_add(a, v) < 0) {
+                        json_object_put(v);
+                        return false;
+                }
+                json_fast_ws(f);
+                if (f->p >= f->end)
+                        return false;
+                if (*f->p == ']') {
+                        f->p++;
+                        *ret = TAKE_PTR(a);
+                        return true;
+                }
+                if (*f->p != ',')
+                        return false;
+                f->p++;
+                json_fast_ws(f);
+        }
+}
+
+/* A value at nesting level `level` (the top is 0), at f->p (no white space before it). */
+static bool json_fast_value(JsonFast *f, int level, json_object **ret) {
+        const char *s;
+        size_t n;
+
+        if (level + 1 >= f->max_depth || f->p >= f->end)
+                return false;
+        switch (*f->p) {
+        case '{':
+                f->p++;
+                return json_fast_object(f, level, ret);
+        case '[':
+                f->p++;
+                return json_fast_array(f, level, ret);
+        case '"':
+                f->p++;
+                if (!json_fast_string(f, &s, &n))
+                        return false;
+                *ret = json_object_new_string_len(s, (int) n);
+                return *ret != NULL;
+        case 't':
+                return json_fast_literal(f, "true", ret);
+        case 'f':
+                return json_fast_literal(f, "false", ret);
+        case 'n':
+                return json_fast_literal(f, "null", ret);
+        default:
+                return json_fast_number(f, ret);
+        }
+}
+
+int json_parse_fast(const char *text, size_t size, int max_depth, json_object **ret) {
+        JsonFast f = {
+                .p = (const uint8_t *) text,
+                .end = (const uint8_t *) text + size,
+                .max_depth = max_depth,
+        };
+        json_object *o = NULL;
+
+        if (size > INT32_MAX)
+                return 0;
+        json_fast_ws(&f);
+        if (f.p >= f.end || (*f.p != '{' && *f.p != '['))
+                return 0;
+        if (!json_fast_value(&f, 0, &o))
+                return 0;
+        json_fast_ws(&f);
+        if (f.p != f.end) {
+                json_object_put(o);
+                return 0;
+        }
+        *ret = o;
+        return 1;
+}
 
 int json_parse_capped(const char *text, size_t size, size_t max_size, int max_depth,
                       json_object **ret) {
@@ -17,6 +289,8 @@ int json_parse_capped(const char *text, size_t size, size_t max_size, int max_de
                 return -E2BIG;
         if (memchr(text, '\0', size))
                 return -EBADMSG;
+        if (json_parse_fast(text, size, max_depth, ret) > 0)
+                return 0;
         tok = json_tokener_new_ex(max_depth);
         if (!tok)
                 return -ENOMEM;

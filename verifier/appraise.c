@@ -13,6 +13,7 @@
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/appraise-cache.h"
 #include "verifier/endorsement-cache.h"
 #include "vtpm/credential.h"
 #include "vtpm/eventlog.h"
@@ -331,38 +332,61 @@ int appraise_quoted_pcrs(const TPMS_ATTEST *attest, const TpmPcrSet *pcrs, TpmPc
 int appraise_eventlog_check(const EventLog *log, const TpmPcrSet *quoted,
                             json_object **ret_verdicts, Diag *d) {
         _cleanup_(json_object_putp) json_object *verdicts = NULL;
-        int n;
+        TpmPcrBank replays[TPM_MAX_BANKS];
+        int replayed[TPM_MAX_BANKS];
+        bool compare = ret_verdicts != NULL;
+        int n = 0;
 
-        n = eventlog_compare(log, quoted, &verdicts);
-        if (n < 0)
-                return diag_set(d, n, "event log: cannot compare with the quoted PCRs");
+        /* Each quoted bank replayed once. eventlog_compare (which replays again, and knows the
+         * Exit Boot Services workaround) is asked only for verdicts, or when a replayed PCR
+         * differs from its quoted value or a replay failed for a reason of ours: otherwise it
+         * would find no mismatch, since it compares the same replays with the same values. */
+        for (size_t b = 0; b < quoted->n_banks; b++) {
+                const TpmPcrBank *q = &quoted->banks[b];
+
+                replayed[b] = eventlog_replay(log, q->alg, &replays[b]);
+                if (replayed[b] < 0) {
+                        if (replayed[b] != -ENOENT && replayed[b] != -EOPNOTSUPP &&
+                            replayed[b] != -ENODATA)
+                                compare = true;
+                        continue;
+                }
+                for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+                        if ((q->mask & replays[b].mask & (UINT32_C(1) << i)) &&
+                            memcmp(replays[b].value[i], q->value[i], q->size) != 0)
+                                compare = true;
+        }
+        if (compare) {
+                n = eventlog_compare(log, quoted, &verdicts);
+                if (n < 0)
+                        return diag_set(d, n, "event log: cannot compare with the quoted PCRs");
+        }
         /* A quoted PCR the firmware log never extends must still hold its reset value (zero; all
          * 0xFF for the DRTM PCRs 17..22): otherwise something extended it that the log does not
          * explain. */
         for (size_t b = 0; b < quoted->n_banks; b++) {
-                const TpmPcrBank *q = &quoted->banks[b];
-                TpmPcrBank replay;
+                const TpmPcrBank *q = &quoted->banks[b], *replay = &replays[b];
 
                 /* Fail closed: a log that cannot be replayed in the quoted bank explains
                  * nothing, and nothing may be derived from it (secure boot state, ...). */
-                if (eventlog_replay(log, q->alg, &replay) < 0)
+                if (replayed[b] < 0)
                         return diag_set(d, -EXDEV, "event log: no %s digests to replay, so it "
                                         "cannot explain the quoted PCRs",
                                         tpm_alg_hash_name(q->alg) ?: "quoted-bank");
                 for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
-                        bool reset, ff = true, in_log = replay.mask & (UINT32_C(1) << i);
+                        bool reset, ff = true, in_log = replay->mask & (UINT32_C(1) << i);
 
                         if (!(q->mask & (UINT32_C(1) << i)))
                                 continue;
                         if (in_log) {
-                                if (n > 0 && memcmp(replay.value[i], q->value[i], q->size) != 0)
+                                if (n > 0 && memcmp(replay->value[i], q->value[i], q->size) != 0)
                                         return diag_set(d, -EXDEV, "%s PCR %u differs from the "
                                                         "event log's replay",
                                                         tpm_alg_hash_name(q->alg), i);
                                 continue;
                         }
                         /* The replay holds the reset value of a PCR it never extends. */
-                        reset = memcmp(q->value[i], replay.value[i], q->size) == 0;
+                        reset = memcmp(q->value[i], replay->value[i], q->size) == 0;
                         for (size_t j = 0; j < q->size; j++)
                                 ff = ff && q->value[i][j] == 0xFF;
                         if (!reset && !(ff && i >= 17 && i <= 22))
@@ -378,23 +402,18 @@ int appraise_eventlog_check(const EventLog *log, const TpmPcrSet *quoted,
         return 0;
 }
 
-int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, const uint8_t *info,
-                           size_t info_size, const uint8_t *sig_bytes, size_t sig_size,
-                           const uint8_t *nonce, size_t nonce_size, const TpmPcrSet *policy_pcrs,
-                           EVP_PKEY **ret_key, Diag *d) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-        TPMT_PUBLIC tpub;
+/* The checks of appraise_certified_key on a key already decoded from its TPM public area. */
+static int certified_key_check(EVP_PKEY *ak, const TPMT_PUBLIC *tpub, const uint8_t *info,
+                               size_t info_size, const uint8_t *sig_bytes, size_t sig_size,
+                               const uint8_t *nonce, size_t nonce_size,
+                               const TpmPcrSet *policy_pcrs, Diag *d) {
         TPMT_SIGNATURE sig;
         TPMS_ATTEST a;
         TPM2B_NAME name;
-        bool has, bare;
+        bool bare;
         int r;
 
-        r = tpm_ak_load(pub, pub_size, &key, &tpub, &has, d);
-        if (r >= 0 && !has)
-                r = diag_set(d, -EBADMSG, "encryption key: not a TPM public area");
-        if (r >= 0)
-                r = tpm_signature_parse(sig_bytes, sig_size, ak, TPM_ALG_SHA256, &sig, &bare, d);
+        r = tpm_signature_parse(sig_bytes, sig_size, ak, TPM_ALG_SHA256, &sig, &bare, d);
         if (r >= 0)
                 r = tpm_attest_parse(info, info_size, &a, d);
         if (r < 0)
@@ -405,7 +424,7 @@ int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, co
         r = tpm_signature_verify(ak, &sig, info, info_size, d);
         if (r < 0)
                 return diag_set(d, r, "encryption key: its certification is not signed by the AK");
-        if (tpm_public_name(&tpub, &name) < 0)
+        if (tpm_public_name(tpub, &name) < 0)
                 return diag_set(d, -EBADMSG, "encryption key: cannot compute its name");
         if (name.size != a.attested.certify.name.size ||
             memcmp(name.name, a.attested.certify.name.name, name.size) != 0)
@@ -413,11 +432,11 @@ int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, co
         if (nonce && (a.extraData.size != nonce_size ||
                       memcmp(a.extraData.buffer, nonce, nonce_size) != 0))
                 return diag_set(d, -ESTALE, "encryption key: certified with another nonce");
-        if (tpub.type != TPM2_ALG_RSA ||
-            (tpub.objectAttributes & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED)) ||
-            !(tpub.objectAttributes & TPMA_OBJECT_DECRYPT) ||
-            !(tpub.objectAttributes & TPMA_OBJECT_FIXEDTPM) ||
-            (tpub.objectAttributes & TPMA_OBJECT_USERWITHAUTH) || tpub.authPolicy.size == 0)
+        if (tpub->type != TPM2_ALG_RSA ||
+            (tpub->objectAttributes & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED)) ||
+            !(tpub->objectAttributes & TPMA_OBJECT_DECRYPT) ||
+            !(tpub->objectAttributes & TPMA_OBJECT_FIXEDTPM) ||
+            (tpub->objectAttributes & TPMA_OBJECT_USERWITHAUTH) || tpub->authPolicy.size == 0)
                 return diag_set(d, -EXDEV, "encryption key: not a fixedTPM decrypt-only key "
                                 "bound to a policy");
         /* Its policy must be PolicyPCR over exactly the quoted PCRs and values: then the TPM
@@ -426,13 +445,45 @@ int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, co
                 uint8_t want[TPM_DIGEST_MAX];
                 size_t want_size;
 
-                if (tpm_policy_pcr_digest(tpub.nameAlg, policy_pcrs, want, &want_size) < 0)
+                if (tpm_policy_pcr_digest(tpub->nameAlg, policy_pcrs, want, &want_size) < 0)
                         return diag_set(d, -EXDEV, "encryption key: unsupported nameAlg");
-                if (want_size != tpub.authPolicy.size ||
-                    memcmp(want, tpub.authPolicy.buffer, want_size) != 0)
+                if (want_size != tpub->authPolicy.size ||
+                    memcmp(want, tpub->authPolicy.buffer, want_size) != 0)
                         return diag_set(d, -EXDEV, "encryption key: its authPolicy is not "
                                         "PolicyPCR over the quoted PCRs");
         }
+        return 0;
+}
+
+/* An encryption key's TPM public area decoded (tpm_ak_load: only a TPM public area will do). */
+static int certified_key_load(const uint8_t *pub, size_t pub_size, EVP_PKEY **ret_key,
+                              TPMT_PUBLIC *ret_public, Diag *d) {
+        bool has;
+        int r;
+
+        r = tpm_ak_load(pub, pub_size, ret_key, ret_public, &has, d);
+        if (r >= 0 && !has) {
+                EVP_PKEY_free(*ret_key);
+                *ret_key = NULL;
+                r = diag_set(d, -EBADMSG, "encryption key: not a TPM public area");
+        }
+        return r;
+}
+
+int appraise_certified_key(EVP_PKEY *ak, const uint8_t *pub, size_t pub_size, const uint8_t *info,
+                           size_t info_size, const uint8_t *sig_bytes, size_t sig_size,
+                           const uint8_t *nonce, size_t nonce_size, const TpmPcrSet *policy_pcrs,
+                           EVP_PKEY **ret_key, Diag *d) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        TPMT_PUBLIC tpub;
+        int r;
+
+        r = certified_key_load(pub, pub_size, &key, &tpub, d);
+        if (r >= 0)
+                r = certified_key_check(ak, &tpub, info, info_size, sig_bytes, sig_size, nonce,
+                                        nonce_size, policy_pcrs, d);
+        if (r < 0)
+                return r;
         *ret_key = TAKE_PTR(key);
         return 0;
 }
@@ -513,10 +564,12 @@ static int os_number_claim(json_object *info, const char *key, json_object *clai
 /* IsolationInfo of Type SevSnp: the SNP chain, REPORT_DATA = SHA-256(RunTimeData), HCLAkPub in
  * the runtime claims = the AK. Adds x-ms-isolation-tee. */
 static int isolation_sevsnp(const AppraiseContext *ctx, json_object *iso, EVP_PKEY *ak,
-                            json_object *claims, Diag *d) {
+                            const uint8_t *ak_bytes, size_t ak_size, json_object *claims,
+                            Diag *d) {
         _cleanup_(json_object_putp) json_object *proof_doc = NULL, *rt_json = NULL, *tee = NULL;
         _cleanup_(freep) uint8_t *proof = NULL, *rt = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *hcl_ak = NULL;
+        uint8_t fact[32];
         size_t proof_size, rt_size;
         json_object *ev;
         SnpReport rep;
@@ -545,12 +598,21 @@ static int isolation_sevsnp(const AppraiseContext *ctx, json_object *iso, EVP_PK
             !json_object_is_type(rt_json, json_type_object))
                 return diag_set(d, -EBADMSG, "AttestationInfo: IsolationInfo.Evidence.RunTimeData "
                                 "is not a JSON object");
-        r = hcl_claims_key(rt_json, "HCLAkPub", &hcl_ak, d);
-        if (r < 0)
-                return r;
-        if (!pkey_equal(hcl_ak, ak))
-                return diag_set(d, -EXDEV, "the AK in the runtime claims (HCLAkPub) is not the AK "
-                                "that signed the quote");
+        /* That these runtime claims name this AikPub is a fact about the two byte strings:
+         * decoding the JWK and comparing keys is done once for them. */
+        if (ctx->facts)
+                fact_cache_key("RunTimeData HCLAkPub is AikPub", rt, rt_size, ak_bytes, ak_size,
+                               fact);
+        if (!ctx->facts || !fact_cache_has(ctx->facts, fact)) {
+                r = hcl_claims_key(rt_json, "HCLAkPub", &hcl_ak, d);
+                if (r < 0)
+                        return r;
+                if (!pkey_equal(hcl_ak, ak))
+                        return diag_set(d, -EXDEV, "the AK in the runtime claims (HCLAkPub) is "
+                                        "not the AK that signed the quote");
+                if (ctx->facts)
+                        fact_cache_add(ctx->facts, fact);
+        }
         tee = json_object_new_object();
         if (!tee || snp_claims_add(&rep, tee) < 0 ||
             json_add_string(tee, "x-ms-attestation-type", "sevsnpvm") < 0 ||
@@ -880,14 +942,19 @@ static int aik_cert_check(const AppraiseContext *ctx, json_object *tpm, EVP_PKEY
         return 0;
 }
 
-/* TpmInfo's EncKey* (optional, all or none): certified by the AK; adds x-ms-runtime.keys. */
-static int enc_key_claim(json_object *tpm, EVP_PKEY *ak, const TpmPcrSet *quoted,
-                         json_object *runtime, Diag *d) {
+/* TpmInfo's EncKey* (optional, all or none): certified by the AK; adds x-ms-runtime.keys, and
+ * gives the key in *ret_key (left NULL when there is none). The key's decoding and its JWK come
+ * from ctx->keys when these bytes were seen before; its certification is checked every time. */
+static int enc_key_claim(const AppraiseContext *ctx, json_object *tpm, EVP_PKEY *ak,
+                         const TpmPcrSet *quoted, json_object *runtime, EVP_PKEY **ret_key,
+                         Diag *d) {
         _cleanup_(freep) uint8_t *pub = NULL, *info = NULL, *sig = NULL;
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(cached_key_done) CachedKey k = {};
         _cleanup_(json_object_putp) json_object *keys = NULL;
+        uint8_t cache_key[KEY_CACHE_KEY_SIZE];
         size_t pub_size, info_size, sig_size;
-        json_object *jwk, *ops;
+        bool cached = false;
+        json_object *ops;
         int r;
 
         r = opt_b64(tpm, "AttestationInfo: TpmInfo.", "EncKeyPub", TPM_PUBLIC_MAX_SIZE, &pub, &pub_size, d);
@@ -904,23 +971,43 @@ static int enc_key_claim(json_object *tpm, EVP_PKEY *ak, const TpmPcrSet *quoted
         if (r >= 0)
                 r = need_b64(tpm, "AttestationInfo: TpmInfo.", "EncKeyCertifyInfoSignature", TPM_SIGNATURE_MAX_SIZE,
                              &sig, &sig_size, d);
+        if (r >= 0 && ctx->keys) {
+                key_cache_key("EncKeyPub", pub, pub_size, cache_key);
+                if (key_cache_get(ctx->keys, cache_key, &k) >= 0) {
+                        cached = k.jwk != NULL;
+                        if (!cached)
+                                cached_key_done(&k);
+                }
+        }
+        if (r >= 0 && !cached)
+                r = certified_key_load(pub, pub_size, &k.key, &k.public_area, d);
         if (r >= 0)
-                r = appraise_certified_key(ak, pub, pub_size, info, info_size, sig, sig_size,
-                                           /* nonce= */ NULL, 0, quoted, &key, d);
+                r = certified_key_check(ak, &k.public_area, info, info_size, sig, sig_size,
+                                        /* nonce= */ NULL, 0, quoted, d);
         if (r < 0)
                 return r;
+        if (!cached) {
+                if (jwk_from_pkey(k.key, "TpmEphemeralEncryptionKey", &k.jwk) < 0)
+                        return -ENOMEM;
+                k.has_public = true;
+                /* Failing to remember it only costs time next time. */
+                if (ctx->keys)
+                        (void) key_cache_put(ctx->keys, cache_key, &k);
+        }
         keys = json_object_new_array();
         ops = json_object_new_array();
-        if (!keys || !ops || json_object_array_add(ops, json_object_new_string("encrypt")) < 0 ||
-            jwk_from_pkey(key, "TpmEphemeralEncryptionKey", &jwk) < 0) {
+        if (!keys || !ops || json_object_array_add(ops, json_object_new_string("encrypt")) < 0) {
                 json_object_put(ops);
                 return -ENOMEM;
         }
-        if (json_add(jwk, "key_ops", ops) < 0 || json_object_array_add(keys, jwk) < 0) {
-                json_object_put(jwk);
+        if (json_add(k.jwk, "key_ops", ops) < 0 || json_object_array_add(keys, k.jwk) < 0)
                 return -ENOMEM;
-        }
-        return json_add(runtime, "keys", TAKE_PTR(keys));
+        k.jwk = NULL; /* keys has it */
+        r = json_add(runtime, "keys", TAKE_PTR(keys));
+        if (r < 0)
+                return r;
+        *ret_key = TAKE_PTR(k.key);
+        return 0;
 }
 
 /* ClientPayload: an object of base64 strings, kept as sent; its "nonce", decoded, is `nonce`. */
@@ -950,6 +1037,74 @@ static int client_payload_claims(json_object *info, json_object *runtime, json_o
         return json_add(runtime, "client-payload", json_object_get(cp));
 }
 
+/* AikPub decoded (tpm_ak_load), from ctx->keys when these bytes were decoded before. */
+static int ak_load(const AppraiseContext *ctx, const uint8_t *bytes, size_t size, EVP_PKEY **ret,
+                   TPMT_PUBLIC *ret_public, bool *ret_has_public, Diag *d) {
+        _cleanup_(cached_key_done) CachedKey k = {};
+        uint8_t key[KEY_CACHE_KEY_SIZE];
+        int r = -ENOENT;
+
+        if (ctx->keys) {
+                key_cache_key("AikPub", bytes, size, key);
+                r = key_cache_get(ctx->keys, key, &k);
+        }
+        if (!ctx->keys || r < 0) {
+                r = tpm_ak_load(bytes, size, &k.key, &k.public_area, &k.has_public, d);
+                if (r < 0)
+                        return r;
+                /* Failing to remember it only costs time next time. */
+                if (ctx->keys)
+                        (void) key_cache_put(ctx->keys, key, &k);
+        }
+        *ret = TAKE_PTR(k.key);
+        *ret_public = k.public_area;
+        *ret_has_public = k.has_public;
+        return 0;
+}
+
+static const char *skip_json_ws(const char *p, const char *end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+                p++;
+        return p;
+}
+
+/*
+ * The request body as clients send it, {"AttestationInfo": "<base64>"} (or "attestationInfo")
+ * with white space anywhere JSON allows it, decoded straight from the body: the document is one
+ * string of about 100 KiB, and building it as a JSON string costs a copy and a pass for nothing.
+ * A string that decodes holds only base64 characters, so no escapes, and is exactly the value
+ * json-c would give; anything else (escapes, other members, bad base64, trailing bytes, a NUL)
+ * returns false, with *ret untouched, and the body goes through json_parse_capped as before, which
+ * judges it and names what is wrong. Never takes a body that path refuses.
+ */
+static bool attestation_info_direct(const char *body, size_t size, uint8_t **ret,
+                                    size_t *ret_size) {
+        const char *p = body, *end = body + size, *value, *q;
+
+        p = skip_json_ws(p, end);
+        if (end - p < 19 || *p != '{')
+                return false;
+        p = skip_json_ws(p + 1, end);
+        if (end - p < 18 || (memcmp(p, "\"AttestationInfo\"", 17) != 0 &&
+                             memcmp(p, "\"attestationInfo\"", 17) != 0))
+                return false;
+        p = skip_json_ws(p + 17, end);
+        if (p >= end || *p != ':')
+                return false;
+        p = skip_json_ws(p + 1, end);
+        if (p >= end || *p != '"')
+                return false;
+        value = p + 1;
+        q = memchr(value, '"', (size_t) (end - value));
+        if (!q)
+                return false;
+        p = skip_json_ws(q + 1, end);
+        if (p >= end || *p != '}' || skip_json_ws(p + 1, end) != end)
+                return false;
+        return base64url_decode(value, (size_t) (q - value), ATTESTATION_INFO_MAX, ret, ret_size) >=
+               0;
+}
+
 int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t size,
                         json_object **ret_claims, Diag *d) {
         _cleanup_(json_object_putp) json_object *req = NULL, *info = NULL, *claims = NULL,
@@ -957,7 +1112,7 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
         _cleanup_(freep) uint8_t *info_json = NULL, *ak_bytes = NULL, *quote = NULL,
                                  *sig_bytes = NULL, *log_bytes = NULL;
         _cleanup_(freep) char *os_type = NULL;
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ak = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ak = NULL, *enc_key = NULL;
         _cleanup_(eventlog_freep) EventLog *log = NULL;
         size_t info_size, ak_size, quote_size, sig_size, log_size;
         json_object *tpm, *pcrs_obj, *iso, *v;
@@ -973,14 +1128,16 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
         if (size > APPRAISE_BODY_MAX)
                 return diag_set(d, -E2BIG, "request: %zu bytes, at most %u", size,
                                 APPRAISE_BODY_MAX);
-        if (json_parse_capped(body, size, APPRAISE_BODY_MAX, 32, &req) < 0 ||
-            !json_object_is_type(req, json_type_object))
-                return diag_set(d, -EBADMSG, "request: not a JSON object");
-        r = member_b64(req, json_object_object_get_ex(req, "AttestationInfo", NULL)
-                                    ? "AttestationInfo" : "attestationInfo",
-                       ATTESTATION_INFO_MAX, &info_json, &info_size, d);
-        if (r < 0)
-                return r;
+        if (!attestation_info_direct(body, size, &info_json, &info_size)) {
+                if (json_parse_capped(body, size, APPRAISE_BODY_MAX, 32, &req) < 0 ||
+                    !json_object_is_type(req, json_type_object))
+                        return diag_set(d, -EBADMSG, "request: not a JSON object");
+                r = member_b64(req, json_object_object_get_ex(req, "AttestationInfo", NULL)
+                                            ? "AttestationInfo" : "attestationInfo",
+                               ATTESTATION_INFO_MAX, &info_json, &info_size, d);
+                if (r < 0)
+                        return r;
+        }
         if (json_parse_capped((const char *) info_json, info_size, ATTESTATION_INFO_MAX, 16,
                               &info) < 0 || !json_object_is_type(info, json_type_object))
                 return diag_set(d, -EBADMSG, "request: AttestationInfo does not decode to a JSON "
@@ -992,7 +1149,7 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
         /* The quote: signed by the AK over the given PCRs (Azure's carry no nonce). */
         r = need_b64(tpm, "AttestationInfo: TpmInfo.", "AikPub", TPM_PUBLIC_MAX_SIZE, &ak_bytes, &ak_size, d);
         if (r >= 0)
-                r = tpm_ak_load(ak_bytes, ak_size, &ak, &ak_public, &has_public, d);
+                r = ak_load(ctx, ak_bytes, ak_size, &ak, &ak_public, &has_public, d);
         if (r >= 0)
                 r = need_b64(tpm, "AttestationInfo: TpmInfo.", "PcrQuote", TPM_ATTEST_MAX_SIZE, &quote, &quote_size, d);
         if (r >= 0)
@@ -1055,7 +1212,7 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
         } else if (r != -ENOENT)
                 return r;
 
-        r = enc_key_claim(tpm, ak, &quoted, runtime, d);
+        r = enc_key_claim(ctx, tpm, ak, &quoted, runtime, &enc_key, d);
         if (r >= 0)
                 r = client_payload_claims(info, runtime, claims, d);
         if (r < 0)
@@ -1068,7 +1225,7 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
                 return diag_set(d, -EBADMSG, "AttestationInfo: IsolationInfo.Type is missing");
         type = json_object_get_string(v);
         if (strcasecmp(type, "SevSnp") == 0) {
-                r = isolation_sevsnp(ctx, iso, ak, claims, d);
+                r = isolation_sevsnp(ctx, iso, ak, ak_bytes, ak_size, claims, d);
                 if (r >= 0 && json_add_string(claims, "x-ms-azurevm-ak-vouched-by",
                                               "sevsnp-report") < 0)
                         r = -ENOMEM;
@@ -1115,6 +1272,8 @@ int appraise_azureguest(const AppraiseContext *ctx, const char *body, size_t siz
             json_add(claims, "x-ms-azurevm-attested-pcrs", TAKE_PTR(pcr_list)) < 0 ||
             json_add(claims, "x-ms-runtime", TAKE_PTR(runtime)) < 0)
                 return -ENOMEM;
+        if (ctx->enc_key)
+                *ctx->enc_key = TAKE_PTR(enc_key);
         *ret_claims = TAKE_PTR(claims);
         return 0;
 }

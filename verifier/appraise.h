@@ -53,8 +53,16 @@ typedef struct AppraiseContext {
         /* Leave out the "events" claim (when nothing will read it: building it costs more than
          * the quote's signature). */
         bool skip_events;
-        /* Facts established before (may be NULL): that an AikCert certifies an AikPub. */
+        /* Facts established before (may be NULL): that an AikCert certifies an AikPub, that
+         * runtime claims' HCLAkPub is an AikPub. */
         struct FactCache *facts;
+        /* Keys decoded before (may be NULL): AikPub and EncKeyPub by their bytes
+         * (verifier/appraise-cache.h). */
+        struct KeyCache *keys;
+        /* Out (may be NULL): AzureGuest's TpmEphemeralEncryptionKey (x-ms-runtime.keys[0]) as a
+         * key, for sealing the token to it; on success a reference the caller frees, or NULL
+         * when the evidence has none. Untouched on failure. */
+        EVP_PKEY **enc_key;
         /* Trusted launch by credential activation (appraise_credential_request): EK certificate
          * authorities, and whether a quote's extraData is the secret of a live credential made
          * for the AK named ak_name (single use: the callback consumes it). May be NULL. */

@@ -64,6 +64,7 @@
 #include "snp/snp-source.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/appraise-cache.h"
 #include "verifier/config.h"
 #include "verifier/endorsement-cache.h"
 #include "common/issuer-keys.h"
@@ -132,6 +133,7 @@ typedef struct Server {
         Kds *kds;                 /* VCEKs and CRLs the evidence does not carry; NULL in --dev */
         EndorsementCache *endorsements; /* verified SNP chains, by their bytes */
         FactCache *facts;               /* AK certificates seen with their AKs */
+        KeyCache *key_cache;            /* AKs and encryption keys by their bytes */
         bool check_revocation;
         pthread_rwlock_t keys_lock; /* guards keys */
         KeyRing keys;
@@ -368,24 +370,21 @@ static void keys_maintain(Server *s) {
 /*
  * The sealed AzureGuest response (azure-cvm.md §6.2): the JWT encrypted with AES-256-GCM (AAD
  * "Transport Key") under a fresh key that is RSA-encrypted (RSAES-PKCS1-v1_5) to the evidence's
- * TpmEphemeralEncryptionKey, so only the attested VM's TPM can read its token.
+ * TpmEphemeralEncryptionKey (ek: the key appraisal certified, x-ms-runtime.keys[0]; NULL when
+ * there is none: -ENOKEY), so only the attested VM's TPM can read its token.
  */
-static int seal_token(json_object *claims, const char *token, char **ret) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *p = NULL;
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ek = NULL;
+static int seal_token(EVP_PKEY *ek, const char *token, char **ret) {
         _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pctx = NULL;
         _cleanup_(freep) uint8_t *ct = NULL, *wrapped = NULL;
-        _cleanup_(freep) char *s_key = NULL, *s_iv = NULL, *s_tag = NULL, *s_ct = NULL;
+        _cleanup_(freep) char *s_key = NULL, *s_iv = NULL, *s_tag = NULL, *s_ct = NULL,
+                              *envelope = NULL;
         EVP_CIPHER_CTX *cctx = NULL;
         uint8_t key[32], iv[12], tag[16];
         size_t n = strlen(token), wrapped_size = 0;
-        json_object *rt, *keys;
         int len, fin, r = -ENOMEM;
 
         CLEANUP_ERASE(key);
-        if (!json_object_object_get_ex(claims, "x-ms-runtime", &rt) ||
-            !json_object_object_get_ex(rt, "keys", &keys) || json_object_array_length(keys) == 0 ||
-            jwk_to_pkey(json_object_array_get_idx(keys, 0), &ek, NULL) < 0)
+        if (!ek)
                 return -ENOKEY;
         if (RAND_bytes(key, sizeof(key)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
                 return -EIO;
@@ -408,23 +407,22 @@ static int seal_token(json_object *claims, const char *token, char **ret) {
             !(wrapped = malloc(wrapped_size)) ||
             EVP_PKEY_encrypt(pctx, wrapped, &wrapped_size, key, sizeof(key)) <= 0)
                 goto out;
-        p = json_object_new_object();
-        if (!o || !p || base64url_encode(wrapped, wrapped_size, &s_key) < 0 ||
+        if (base64url_encode(wrapped, wrapped_size, &s_key) < 0 ||
             base64url_encode(iv, sizeof(iv), &s_iv) < 0 ||
             base64url_encode(tag, sizeof(tag), &s_tag) < 0 ||
-            base64url_encode(ct, (size_t) (len + fin), &s_ct) < 0 ||
-            json_add_string(o, "EncryptedInnerKey", s_key) < 0 ||
-            json_add_string(p, "Iv", s_iv) < 0 || json_add_string(p, "Cipher", "AES") < 0 ||
-            json_add_string(p, "BlockMode", "ChainingModeGCM") < 0 ||
-            json_add_int(p, "KeySizeInBits", 256) < 0 ||
-            json_add(o, "EncryptionParams", json_object_get(p)) < 0 ||
-            json_add_string(o, "AuthenticationData", s_tag) < 0 ||
-            json_add_string(o, "Jwt", s_ct) < 0)
+            base64url_encode(ct, (size_t) (len + fin), &s_ct) < 0)
                 goto out;
-        {
-                const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-                r = base64url_encode(text, strlen(text), ret);
+        /* The envelope as json-c writes it (plain): every value is base64url or a fixed word,
+         * so there is nothing to escape, and the JWT need not be copied through json-c. */
+        if (asprintf(&envelope,
+                     "{\"EncryptedInnerKey\":\"%s\",\"EncryptionParams\":{\"Iv\":\"%s\","
+                     "\"Cipher\":\"AES\",\"BlockMode\":\"ChainingModeGCM\",\"KeySizeInBits\":256},"
+                     "\"AuthenticationData\":\"%s\",\"Jwt\":\"%s\"}",
+                     s_key, s_iv, s_tag, s_ct) < 0) {
+                envelope = NULL;
+                goto out;
         }
+        r = base64url_encode(envelope, strlen(envelope), ret);
 out:
         EVP_CIPHER_CTX_free(cctx);
         return r;
@@ -922,8 +920,9 @@ static int crl_lookup(void *userdata, int product, time_t now, uint8_t **ret, si
 
 static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request *req,
                          PolicyType type) {
-        _cleanup_(json_object_putp) json_object *claims = NULL, *o = NULL;
-        _cleanup_(freep) char *token = NULL;
+        _cleanup_(json_object_putp) json_object *claims = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *enc_key = NULL;
+        _cleanup_(freep) char *token = NULL, *answer = NULL;
         char bound_nonce[APPRAISE_NONCE_MAX] = "";
         AppraiseContext ctx = {
                 .trust = s->trust,
@@ -935,6 +934,8 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
                 .lookup_userdata = s->kds,
                 .endorsements = s->endorsements,
                 .facts = s->facts,
+                .keys = s->key_cache,
+                .enc_key = &enc_key,
                 .ek_ca = s->ek_ca,
                 .ak_activated = s->ek_ca ? ak_activated : NULL,
                 .activation_userdata = s,
@@ -1038,7 +1039,7 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
         if (azureguest) {
                 char *sealed = NULL;
 
-                r = seal_token(claims, token, &sealed);
+                r = seal_token(enc_key, token, &sealed);
                 if (r < 0) {
                         atomic_fetch_add(&s->rejected, 1);
                         return respond_error(c, MHD_HTTP_BAD_REQUEST, "InvalidEvidence",
@@ -1050,10 +1051,12 @@ static int handle_attest(Server *s, Tenant *t, struct MHD_Connection *c, Request
                 token = sealed;
         }
         atomic_fetch_add(&s->tokens, 1);
-        o = json_object_new_object();
-        if (!o || json_add_string(o, "token", token) < 0)
+        /* {"token": ...} as json-c writes it: a JWS or base64url has nothing to escape. */
+        if (asprintf(&answer, "{\"token\":\"%s\"}", token) < 0) {
+                answer = NULL;
                 return MHD_NO;
-        return respond_json(c, MHD_HTTP_OK, o);
+        }
+        return respond(c, MHD_HTTP_OK, "application/json", answer, NULL);
 }
 
 /* ---- key release ---- */
@@ -1849,6 +1852,7 @@ static void server_free(Server *s) {
         kds_free(s->kds);
         endorsement_cache_free(s->endorsements);
         fact_cache_free(s->facts);
+        key_cache_free(s->key_cache);
         keyring_done(&s->keys);
         key_store_close(s->store);
         s->store = NULL;
@@ -1920,6 +1924,8 @@ static void server_init(Server *s) {
                 s->endorsements = NULL; /* every chain is verified every time */
         if (fact_cache_new(1024, &s->facts) < 0)
                 s->facts = NULL;
+        if (key_cache_new(4096, &s->key_cache) < 0)
+                s->key_cache = NULL;
         pthread_mutex_init(&s->nonce_lock, NULL);
         pthread_mutex_init(&s->store_lock, NULL);
         pthread_rwlock_init(&s->keys_lock, NULL);

@@ -22,7 +22,9 @@
  * x-ms-attestation-type is the expected one and that serialises; one that fails returns no
  * claims and never -ENOMEM or -EIO (the service answers those with 500: hostile input must not
  * look like an internal error), nor a positive value; a bound nonce is NUL-terminated inside
- * APPRAISE_NONCE_MAX.
+ * APPRAISE_NONCE_MAX. Then the same appraisal with the service's key and fact caches, twice (the
+ * second from them), must give the same result, claims, refusal text and bound nonce, and the
+ * encryption key handed out for sealing must be x-ms-runtime.keys[0].
  */
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -31,9 +33,12 @@
 #include "common/codec.h"
 #include "common/diag.h"
 #include "common/json-util.h"
+#include "common/jwk.h"
 #include "common/openssl-util.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/appraise-cache.h"
+#include "verifier/endorsement-cache.h"
 #include "tests/fuzz/fuzz.h"
 
 /* 2027-01-01T00:00:00Z. */
@@ -108,6 +113,8 @@ static const char sim_akca_pem[] =
 
 static SnpTrust *trust;
 static X509_STORE *ak_ca;
+static KeyCache *keys;
+static FactCache *facts;
 
 static void fuzz_init(void) {
         _cleanup_(sk_X509_pop_freep) STACK_OF(X509) *akca = NULL;
@@ -123,10 +130,65 @@ static void fuzz_init(void) {
         ak_ca = X509_STORE_new();
         if (!ak_ca || X509_STORE_add_cert(ak_ca, sk_X509_value(akca, 0)) != 1)
                 abort();
+        if (key_cache_new(64, &keys) < 0 || fact_cache_new(64, &facts) < 0)
+                abort();
+}
+
+/* The same appraisal with the service's caches (shared by every input, so they fill as the
+ * fuzzer runs): twice, so that the second answers from them. Both must give exactly what the
+ * appraisal without caches gave, refusal text included; and AzureGuest's encryption key, handed
+ * out for sealing, must be the one in x-ms-runtime.keys[0] (none when there is none, nothing on
+ * failure). */
+static void appraise_cached(const char *body, size_t size, int want, const char *want_claims,
+                            const char *want_diag, const char *want_bound) {
+        for (int round = 0; round < 2; round++) {
+                _cleanup_(json_object_putp) json_object *claims = NULL;
+                _cleanup_(EVP_PKEY_freep) EVP_PKEY *ek = NULL;
+                char bound[APPRAISE_NONCE_MAX];
+                AppraiseContext ctx = {.trust = trust,
+                                       .now = FUZZ_APPRAISE_TIME,
+                                       .bound_nonce = bound,
+                                       .ak_ca = ak_ca,
+                                       .facts = facts,
+                                       .keys = keys,
+                                       .enc_key = &ek};
+                Diag d = {};
+                int r;
+
+                memset(bound, 'x', sizeof(bound));
+                r = APPRAISE(&ctx, body, size, &claims, &d);
+                if (r != want || !streq(d.text, want_diag))
+                        abort();
+                if (r < 0) {
+                        if (claims || ek)
+                                abort();
+                        ERR_clear_error();
+                        continue;
+                }
+                if (!streq(json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN),
+                           want_claims) ||
+                    !streq(bound, want_bound))
+                        abort();
+#ifdef FUZZ_APPRAISE_AZUREGUEST
+                json_object *rt, *jwks;
+
+                if (json_object_object_get_ex(claims, "x-ms-runtime", &rt) &&
+                    json_object_object_get_ex(rt, "keys", &jwks)) {
+                        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+
+                        if (!ek || jwk_to_pkey(json_object_array_get_idx(jwks, 0), &k, NULL) < 0 ||
+                            !pkey_equal(k, ek))
+                                abort();
+                } else if (ek)
+                        abort();
+#endif
+                ERR_clear_error();
+        }
 }
 
 static void appraise_one(const char *body, size_t size) {
         _cleanup_(json_object_putp) json_object *claims = NULL;
+        _cleanup_(freep) char *text = NULL;
         char bound[APPRAISE_NONCE_MAX];
         AppraiseContext ctx = {
                 .trust = trust, .now = FUZZ_APPRAISE_TIME, .bound_nonce = bound, .ak_ca = ak_ca};
@@ -143,6 +205,7 @@ static void appraise_one(const char *body, size_t size) {
                 if (claims)
                         abort();
                 ERR_clear_error();
+                appraise_cached(body, size, r, NULL, d.text, NULL);
                 return;
         }
         if (!claims || !json_object_is_type(claims, json_type_object) ||
@@ -151,8 +214,11 @@ static void appraise_one(const char *body, size_t size) {
             !streq(json_object_get_string(t), ATTESTATION_TYPE) ||
             !memchr(bound, '\0', sizeof(bound)))
                 abort();
-        fuzz_consume(strlen(json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN)));
+        text = strdup(json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN));
+        if (!text)
+                abort();
         ERR_clear_error();
+        appraise_cached(body, size, r, text, d.text, bound);
 }
 
 static bool encoded_member(const char *key) {

@@ -12,10 +12,14 @@
 #include "common/diag.h"
 #include "common/json-util.h"
 #include "common/jwk.h"
+#include "common/openssl-util.h"
 #include "snp/snp-report.h"
 #include "snp/snp-verify.h"
 #include "verifier/appraise.h"
+#include "verifier/appraise-cache.h"
+#include "verifier/endorsement-cache.h"
 #include "verifier/maa-policy.h"
+#include "vtpm/eventlog.h"
 #include "vtpm/hcl-report.h"
 #include "vtpm/tpm-pcrs.h"
 #include "tests/unit/test-util.h"
@@ -354,6 +358,323 @@ static void test_malformed(void **state) {
 }
 
 
+/* The claims of a body as text, or the Diag's text with the error. */
+static char *appraise_text(const char *body, size_t size) {
+        AppraiseContext ctx = { .trust = trust, .now = time(NULL) };
+        json_object *claims = NULL;
+        Diag d = {};
+        char *out = NULL;
+        int r;
+
+        r = appraise_azureguest(&ctx, body, size, &claims, &d);
+        if (r < 0)
+                assert_true(asprintf(&out, "%d %s", r, d.text) > 0);
+        else {
+                out = strdup(json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN));
+                json_object_put(claims);
+        }
+        assert_non_null(out);
+        return out;
+}
+
+static void expect_body(const char *body, size_t size, const char *want) {
+        char *got = appraise_text(body, size);
+
+        if (!strstr(got, want))
+                fail_msg("%.200s: got '%.300s', want '%.300s'", body, got, want);
+        free(got);
+}
+
+/* The request wrapper in every form JSON allows, taken straight from the body or through the
+ * JSON parser: the same claims, and the same refusals with the same words. */
+static void test_wrapper_forms(void **state) {
+        uint8_t m[48];
+        char *body, *b64, *claims, *v = NULL, *std;
+        size_t n, k = 0;
+
+        SKIP_WITHOUT_VECTORS();
+        body = make_body(0, TAMPER_NONE, m);
+        b64 = strdup(body + strlen("{\"AttestationInfo\":\""));
+        b64[strlen(b64) - 2] = '\0';
+        claims = appraise_text(body, strlen(body));
+        assert_int_equal(claims[0], '{');
+
+        assert_true(asprintf(&v, " \r\n{\t\"attestationInfo\" :\n\"%s\" }\n\t", b64) > 0);
+        expect_body(v, strlen(v), claims);
+        free(v);
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\",\"Extra\":[1]}", b64) > 0);
+        expect_body(v, strlen(v), claims);
+        free(v);
+        /* Duplicates: the last one counts. */
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"e30\",\"AttestationInfo\":\"%s\"}", b64) >
+                    0);
+        expect_body(v, strlen(v), claims);
+        free(v);
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\",\"AttestationInfo\":\"e30\"}", b64) >
+                    0);
+        expect_body(v, strlen(v), "-74 AttestationInfo: TpmInfo is missing or not an object");
+        free(v);
+        /* Standard base64 with padding, '/' written as the escape "\/" and 'A' as "\u0041". */
+        n = strlen(b64);
+        std = malloc(3 * n + 8);
+        assert_non_null(std);
+        for (size_t i = 0; i < n; i++) {
+                const char *e = b64[i] == '_' ? "\\/" : b64[i] == 'A' ? "\\u0041" : NULL;
+
+                if (e) {
+                        memcpy(std + k, e, strlen(e));
+                        k += strlen(e);
+                } else
+                        std[k++] = b64[i] == '-' ? '+' : b64[i];
+        }
+        for (; n % 4; n++)
+                std[k++] = '=';
+        std[k] = '\0';
+        assert_true(strstr(std, "\\/") || strstr(std, "\\u0041"));
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"}", std) > 0);
+        expect_body(v, strlen(v), claims);
+        free(v);
+        free(std);
+
+        /* Refusals. */
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"} x", b64) > 0);
+        expect_body(v, strlen(v), "-74 request: not a JSON object");
+        expect_body(v, strlen(v) - 2, claims);
+        expect_body(v, strlen(v) - 1, claims);
+        v[strlen(v) - 2] = '\0'; /* a NUL after the object */
+        expect_body(v, strlen(v) + 2, "-74 request: not a JSON object");
+        free(v);
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"}}", b64) > 0);
+        expect_body(v, strlen(v), "-74 request: not a JSON object");
+        expect_body(v, strlen(v) - 2, "-74 request: not a JSON object");
+        free(v);
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"]", b64) > 0);
+        expect_body(v, strlen(v), "-74 request: not a JSON object");
+        free(v);
+        b64[n / 2] = '!';
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"}", b64) > 0);
+        expect_body(v, strlen(v),
+                    "-74 request: \"AttestationInfo\" is not base64url (or too large)");
+        free(v);
+        b64[n / 2] = '\t';
+        assert_true(asprintf(&v, "{\"AttestationInfo\":\"%s\"}", b64) > 0);
+        expect_body(v, strlen(v),
+                    "-74 request: \"AttestationInfo\" is not base64url (or too large)");
+        free(v);
+        assert_true(asprintf(&v, "{\"Attestationinfo\":\"%s\"}", b64) > 0);
+        expect_body(v, strlen(v), "-74 request: \"attestationInfo\" is missing or not a string");
+        free(v);
+        free(claims);
+        free(b64);
+        free(body);
+}
+
+/* quoted: one SHA-1 bank with pcr (and, when extra < 24, extra holding extra_value's byte in
+ * every position). */
+static TpmPcrSet quote_pcr(uint16_t alg, uint32_t pcr, const uint8_t *value, uint32_t extra,
+                           uint8_t extra_value) {
+        TpmPcrSet q = { .n_banks = 1 };
+        TpmPcrBank *b = &q.banks[0];
+
+        b->alg = alg;
+        b->size = tpm_alg_digest_size(alg);
+        b->mask = UINT32_C(1) << pcr;
+        memcpy(b->value[pcr], value, b->size);
+        if (extra < TPM_PCR_COUNT) {
+                b->mask |= UINT32_C(1) << extra;
+                memset(b->value[extra], extra_value, b->size);
+        }
+        return q;
+}
+
+static void expect_eventlog(const EventLog *log, const TpmPcrSet *q, int want, const char *text) {
+        _cleanup_(json_object_putp) json_object *verdicts = NULL, *again = NULL;
+        Diag d = {};
+
+        assert_int_equal(appraise_eventlog_check(log, q, NULL, &d), want);
+        if (text && !strstr(d.text, text))
+                fail_msg("diag '%s' lacks '%s'", d.text, text);
+        /* With the verdicts asked for, the same outcome, and eventlog_compare's verdicts. */
+        d = (Diag) {};
+        assert_int_equal(appraise_eventlog_check(log, q, &verdicts, &d), want);
+        if (text && !strstr(d.text, text))
+                fail_msg("diag '%s' lacks '%s'", d.text, text);
+        if (want == 0) {
+                assert_non_null(verdicts);
+                assert_true(eventlog_compare(log, q, &again) >= 0);
+                assert_string_equal(json_object_to_json_string(verdicts),
+                                    json_object_to_json_string(again));
+        }
+}
+
+/* The event log held to the quoted PCRs (one replay per bank; eventlog_compare when a PCR
+ * differs): matches, the Exit Boot Services workaround, mismatches, PCRs the log never extends,
+ * banks it cannot replay. */
+static void test_eventlog_check(void **state) {
+        static const uint8_t ebs[20] = { 0x31, 0x24, 0x58, 0x08, 0xd6, 0xd3, 0x58, 0x49, 0xbc, 0x39,
+                                         0x4f, 0x63, 0x43, 0xf2, 0xb3, 0xff, 0x90, 0x8e, 0xd5, 0xe3 };
+        _cleanup_(freep) uint8_t *buf = NULL;
+        EventLog *log = NULL;
+        TpmPcrBank replay;
+        TpmPcrSet q;
+        uint8_t other[20];
+        size_t size;
+
+        SKIP_WITHOUT_VECTORS();
+        buf = test_read_vector("eventlog/go-attestation/ebs_event_missing_eventlog", &size);
+        assert_int_equal(eventlog_parse(buf, size, &log, NULL), 0);
+        assert_int_equal(eventlog_replay(log, TPM_ALG_SHA1, &replay), 0);
+        assert_true(replay.mask & (UINT32_C(1) << 5));
+        assert_false(replay.mask & (UINT32_C(1) << 16));
+
+        q = quote_pcr(TPM_ALG_SHA1, 5, replay.value[5], 24, 0);
+        expect_eventlog(log, &q, 0, NULL);
+        /* go-attestation's value: PCR 5 with the two Exit Boot Services events the log lacks. */
+        q = quote_pcr(TPM_ALG_SHA1, 5, ebs, 24, 0);
+        expect_eventlog(log, &q, 0, NULL);
+        memcpy(other, replay.value[5], 20);
+        other[19] ^= 1;
+        q = quote_pcr(TPM_ALG_SHA1, 5, other, 24, 0);
+        expect_eventlog(log, &q, -EXDEV, "sha1 PCR 5 differs from the event log's replay");
+        /* PCR 16 is not in the log: its reset value, or not explained. */
+        q = quote_pcr(TPM_ALG_SHA1, 5, replay.value[5], 16, 0);
+        expect_eventlog(log, &q, 0, NULL);
+        q = quote_pcr(TPM_ALG_SHA1, 5, replay.value[5], 16, 0xff);
+        expect_eventlog(log, &q, -EXDEV, "sha1 PCR 16 was extended, but the event log has no "
+                                         "events for it");
+        q = quote_pcr(TPM_ALG_SHA1, 5, ebs, 16, 0x01);
+        expect_eventlog(log, &q, -EXDEV, "sha1 PCR 16 was extended");
+        /* DRTM PCRs 17..22 may hold all 0xFF. */
+        q = quote_pcr(TPM_ALG_SHA1, 5, replay.value[5], 17, 0xff);
+        expect_eventlog(log, &q, 0, NULL);
+        /* A SHA-1 log says nothing about a SHA-256 bank. */
+        q = quote_pcr(TPM_ALG_SHA256, 5, (const uint8_t[32]) {}, 24, 0);
+        expect_eventlog(log, &q, -EXDEV, "no sha256 digests to replay");
+        eventlog_free(log);
+}
+
+/* The key cache: entries by label and bytes, copies handed out, a set's least recently used
+ * entry replaced first. */
+static void test_key_cache(void **state) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *a = other_ak();
+        KeyCache *c = NULL;
+        CachedKey k = {}, got = {};
+        uint8_t keys[9][KEY_CACHE_KEY_SIZE], x[KEY_CACHE_KEY_SIZE];
+        uint64_t hits, misses;
+        json_object *v;
+
+        assert_int_equal(key_cache_new(0, &c), -EINVAL);
+        assert_int_equal(key_cache_new(65537, &c), -EINVAL);
+        assert_int_equal(key_cache_new(1, &c), 0); /* one set of eight */
+        key_cache_key("AikPub", "ab", 2, keys[0]);
+        key_cache_key("EncKeyPub", "ab", 2, x);
+        assert_memory_not_equal(keys[0], x, KEY_CACHE_KEY_SIZE);
+        assert_int_equal(key_cache_get(c, keys[0], &got), -ENOENT);
+
+        k.key = a;
+        k.has_public = true;
+        k.public_area.type = TPM2_ALG_RSA;
+        k.jwk = json_object_new_object();
+        assert_int_equal(json_add_string(k.jwk, "kty", "RSA"), 0);
+        assert_int_equal(key_cache_put(c, keys[0], &k), 0);
+        json_object_put(k.jwk); /* the cache keeps a copy */
+        k.jwk = NULL;
+        assert_int_equal(key_cache_get(c, keys[0], &got), 0);
+        assert_ptr_equal(got.key, a);
+        assert_true(got.has_public);
+        assert_int_equal(got.public_area.type, TPM2_ALG_RSA);
+        assert_true(json_object_object_get_ex(got.jwk, "kty", &v));
+        /* The copy is the caller's to change. */
+        assert_int_equal(json_add_string(got.jwk, "key_ops", "x"), 0);
+        cached_key_done(&got);
+        assert_int_equal(key_cache_get(c, keys[0], &got), 0);
+        assert_false(json_object_object_get_ex(got.jwk, "key_ops", NULL));
+        cached_key_done(&got);
+
+        /* Eight more: the first, least recently used, goes. */
+        for (int i = 1; i < 9; i++) {
+                char b = (char) ('0' + i);
+
+                key_cache_key("AikPub", &b, 1, keys[i]);
+                assert_int_equal(key_cache_put(c, keys[i], &k), 0);
+        }
+        assert_int_equal(key_cache_get(c, keys[0], &got), -ENOENT);
+        for (int i = 1; i < 9; i++) {
+                assert_int_equal(key_cache_get(c, keys[i], &got), 0);
+                assert_null(got.jwk);
+                cached_key_done(&got);
+        }
+        key_cache_stats(c, &hits, &misses);
+        assert_int_equal(hits, 10);
+        assert_int_equal(misses, 2);
+        c = key_cache_free(c);
+        assert_null(c);
+}
+
+/* Appraisal with the caches gives what it gives without them, the first time (filling them)
+ * and the next (from them); tampered evidence is refused all the same with a warm cache. */
+static void test_appraise_cached(void **state) {
+        KeyCache *keys = NULL;
+        FactCache *facts = NULL;
+        uint64_t hits, misses;
+
+        SKIP_WITHOUT_VECTORS();
+        assert_int_equal(key_cache_new(64, &keys), 0);
+        assert_int_equal(fact_cache_new(64, &facts), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint8_t m[48];
+                char *body = make_body(i, TAMPER_NONE, m), *plain, *cached;
+
+                plain = appraise_text(body, strlen(body));
+                assert_int_equal(plain[0], '{');
+                for (int round = 0; round < 2; round++) {
+                        AppraiseContext ctx = { .trust = trust, .now = time(NULL), .keys = keys,
+                                                .facts = facts };
+                        json_object *claims = NULL;
+                        Diag d = {};
+
+                        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims, &d),
+                                         0);
+                        cached = strdup(json_object_to_json_string_ext(claims,
+                                                                       JSON_C_TO_STRING_PLAIN));
+                        assert_string_equal(cached, plain);
+                        free(cached);
+                        json_object_put(claims);
+                }
+                free(plain);
+                free(body);
+        }
+        /* One AikPub look-up per appraisal (no EncKeyPub in these captures), each a miss the
+         * first time those bytes come (some captures share their VM's AK). */
+        key_cache_stats(keys, &hits, &misses);
+        assert_int_equal(hits + misses, 2 * ELEMENTSOF(cases));
+        assert_true(hits >= ELEMENTSOF(cases) && misses >= 1);
+        for (int round = 0; round < 2; round++) {
+                static const struct {
+                        size_t i;
+                        Tamper t;
+                        int want;
+                } bad[] = { { 1, TAMPER_PCR, -EXDEV }, { 1, TAMPER_RUNTIME, -EXDEV },
+                            { 0, TAMPER_OTHER_AK, -EKEYREJECTED } };
+
+                for (size_t j = 0; j < ELEMENTSOF(bad); j++) {
+                        AppraiseContext ctx = { .trust = trust, .now = time(NULL), .keys = keys,
+                                                .facts = facts };
+                        json_object *claims = NULL;
+                        uint8_t m[48];
+                        char *body = make_body(bad[j].i, bad[j].t, m);
+
+                        assert_int_equal(appraise_azureguest(&ctx, body, strlen(body), &claims,
+                                                             NULL),
+                                         bad[j].want);
+                        assert_null(claims);
+                        free(body);
+                }
+        }
+        key_cache_free(keys);
+        fact_cache_free(facts);
+}
+
 /* A trusted-launch body from a real vTPM capture with its event log (GCE COS 85: AK as TPMT_PUBLIC,
  * AK certificate, SHA-256 quote without nonce). flip: an offset in the log to corrupt, or 0. */
 #define GCE "tpm/gce-cos-85/"
@@ -540,6 +861,10 @@ int main(void) {
                 cmocka_unit_test(test_real_evidence),
                 cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_wrapper_forms),
+                cmocka_unit_test(test_eventlog_check),
+                cmocka_unit_test(test_key_cache),
+                cmocka_unit_test(test_appraise_cached),
                 cmocka_unit_test(test_trusted_launch_eventlog),
                 cmocka_unit_test(test_trusted_launch_vouching),
         };
