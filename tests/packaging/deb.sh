@@ -174,14 +174,17 @@ if ctrl "$agent_deb" triggers | grep -qx 'activate-noawait update-initramfs'; th
 else
         not_ok "cvm-agent activates the update-initramfs trigger (noawait)" "$(ctrl "$agent_deb" triggers)"
 fi
-# The only enable in a postinst is dh's re-enable of what the admin had enabled before (the
-# line before it asks deb-systemd-helper was-enabled); nothing calls systemctl enable or start
-# (deb-systemd-invoke start, on a booted system, starts only enabled units).
+# The only enable in a postinst is dh's re-enable, on an upgrade, of what the admin had enabled
+# before: inside `if deb-systemd-helper debian-installed` (dh's enabling snippet has its enable
+# under was-enabled alone, which is true on a first installation). Nothing calls systemctl
+# enable or start (deb-systemd-invoke start, on a booted system, starts only enabled units).
 bad=
 for deb in "$agent_deb" "$verifier_deb"; do
         ctrl "$deb" postinst | grep -v '^[[:space:]]*#' >"$tmp/postinst"
-        if ! awk '/deb-systemd-helper (--quiet )?enable/ && prev !~ /was-enabled/ { bad = 1 }
-                  { prev = $0 } END { exit bad }' "$tmp/postinst" ||
+        if ! awk '/deb-systemd-helper debian-installed/ { guard = 1 }
+                  /^fi/ { guard = 0 }
+                  /deb-systemd-helper (--quiet )?enable/ && !guard { bad = 1 }
+                  END { exit bad }' "$tmp/postinst" ||
                 grep -Eq 'systemctl[^|;]* (enable|start|restart)' "$tmp/postinst"; then
                 bad="$bad $(basename "$deb")"
         fi
