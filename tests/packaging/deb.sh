@@ -15,7 +15,10 @@
 #    systemctl is-enabled says disabled) and no cvm-agent or cvm-verifier process runs;
 #  - dpkg --purge removes every file, and what the installation made outside the packages (the
 #    cvm-verifier user and group, the tmpfiles.d directories) is removed when it was not there
-#    before.
+#    before;
+#  - where mmdebstrap is installed (and CVM_DEB_CHROOT is not 0): a fresh Debian 12 system
+#    (packages from the Debian mirror) installs both with apt-get, its dependencies resolve,
+#    the programs run, the user is made and no unit is enabled.
 # Exit 0 pass, 1 fail, 77 skip (not root, no dpkg-buildpackage, debhelper or lintian, build
 # dependencies missing, or the packages already installed here), 99 setup error.
 set -u
@@ -306,5 +309,45 @@ if [ ${#left[@]} -eq 0 ]; then
         ok "no file of the packages is left"
 else
         not_ok "no file of the packages is left" "left: ${left[*]}"
+fi
+
+# --- A fresh Debian 12 system: mmdebstrap (packages from the Debian mirror), then apt-get
+# install of the two files inside it, as a guest image is built. CVM_DEB_CHROOT=0 leaves it out.
+desc="apt-get install ./cvm-*.deb in a fresh Debian 12 chroot: dependencies, user, nothing enabled"
+if [ "${CVM_DEB_CHROOT-1}" = 0 ]; then
+        skip "$desc" "CVM_DEB_CHROOT=0"
+elif ! command -v mmdebstrap >/dev/null; then
+        skip "$desc" "no mmdebstrap"
+else
+        start=$(date +%s)
+        cat >"$tmp/chroot-check.sh" <<'EOF'
+set -e
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        /tmp/cvm-agent_*.deb /tmp/cvm-verifier_*.deb >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
+cvm-agent --version
+cvm-verifier --version
+id -un cvm-verifier
+stat -c %a:%G /etc/cvm-verifier
+find /etc/systemd/system -name 'cvm-*'
+systemctl is-enabled cvm-verifier.service cvm-agent-monitor.service cvm-agent-monitor.timer || true
+dpkg-query -W -f='${Status}\n' cvm-agent cvm-verifier
+EOF
+        timeout 600 mmdebstrap --variant=apt --include=systemd,cryptsetup-initramfs \
+                --customize-hook="copy-in $agent_deb $verifier_deb $tmp/chroot-check.sh /tmp" \
+                --customize-hook="chroot \"\$1\" sh /tmp/chroot-check.sh >$tmp/chroot.out 2>&1" \
+                bookworm "$tmp/chroot.tar" >"$tmp/mmdebstrap.log" 2>&1
+        rc=$?
+        rm -f "$tmp/chroot.tar"
+        printf '%s\n' "cvm-agent $version" "cvm-verifier $version" cvm-verifier 750:cvm-verifier \
+                disabled disabled disabled "install ok installed" "install ok installed" >"$tmp/chroot.want"
+        if [ $rc -ne 0 ] && [ ! -e "$tmp/chroot.out" ] &&
+                grep -q 'Failed to fetch\|Could not resolve\|Temporary failure' "$tmp/mmdebstrap.log"; then
+                skip "$desc" "the Debian mirror is unreachable"
+        elif [ $rc -eq 0 ] && cmp -s "$tmp/chroot.want" "$tmp/chroot.out"; then
+                ok "$desc ($(($(date +%s) - start)) s)"
+        else
+                not_ok "$desc" "mmdebstrap exit $rc" "$(diff "$tmp/chroot.want" "$tmp/chroot.out" 2>&1 | head -n 8)" \
+                        "$(grep -E '^E:|rror' "$tmp/mmdebstrap.log" | head -n 5)"
+        fi
 fi
 finish
