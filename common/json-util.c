@@ -280,8 +280,8 @@ int json_parse_fast(const char *text, size_t size, int max_depth, json_object **
         return 1;
 }
 
-int json_parse_capped(const char *text, size_t size, size_t max_size, int max_depth,
-                      json_object **ret) {
+int json_parse_jsonc(const char *text, size_t size, size_t max_size, int max_depth,
+                     json_object **ret) {
         _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
         json_object *o;
 
@@ -289,8 +289,6 @@ int json_parse_capped(const char *text, size_t size, size_t max_size, int max_de
                 return -E2BIG;
         if (memchr(text, '\0', size))
                 return -EBADMSG;
-        if (json_parse_fast(text, size, max_depth, ret) > 0)
-                return 0;
         tok = json_tokener_new_ex(max_depth);
         if (!tok)
                 return -ENOMEM;
@@ -308,6 +306,17 @@ int json_parse_capped(const char *text, size_t size, size_t max_size, int max_de
                 }
         *ret = o;
         return 0;
+}
+
+int json_parse_capped(const char *text, size_t size, size_t max_size, int max_depth,
+                      json_object **ret) {
+        if (size > max_size || size > INT32_MAX)
+                return -E2BIG;
+        if (memchr(text, '\0', size))
+                return -EBADMSG;
+        if (json_parse_fast(text, size, max_depth, ret) > 0)
+                return 0;
+        return json_parse_jsonc(text, size, max_size, max_depth, ret);
 }
 
 int json_add(json_object *o, const char *key, json_object *value) {

@@ -29,6 +29,10 @@ int json_parse_capped(const char *text, size_t size, size_t max_size, int max_de
  * anything itself). No caps: the caller checks size and NUL bytes first. Pure.
  */
 int json_parse_fast(const char *text, size_t size, int max_depth, json_object **ret);
+/* json_parse_capped without the fast path: json-c's strict tokener alone, with the same caps and
+ * refusals (the reference the fast path is fuzzed against). Pure. */
+int json_parse_jsonc(const char *text, size_t size, size_t max_size, int max_depth,
+                     json_object **ret);
 
 /* Helpers for building output documents; each returns -ENOMEM on allocation failure. */
 int json_add_string(json_object *o, const char *key, const char *value);

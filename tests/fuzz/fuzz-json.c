@@ -14,33 +14,13 @@
 
 #define FUZZ_JSON_MAX_SIZE (64u * 1024u)
 
-DEFINE_CLEANUP_FUNC(json_tokener *, json_tokener_free);
-
 /* json-c alone, as json_parse_capped parsed before it had a fast path. */
 static int reference_parse(const char *text, size_t size, int max_depth, json_object **ret) {
-        _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
-        json_object *o;
+        int r = json_parse_jsonc(text, size, FUZZ_JSON_MAX_SIZE, max_depth, ret);
 
-        if (size > FUZZ_JSON_MAX_SIZE)
-                return -E2BIG;
-        if (memchr(text, '\0', size))
-                return -EBADMSG;
-        tok = json_tokener_new_ex(max_depth);
-        if (!tok)
+        if (r == -ENOMEM)
                 abort();
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, text, (int) size);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-                json_object_put(o);
-                return -EBADMSG;
-        }
-        for (size_t i = json_tokener_get_parse_end(tok); i < size; i++)
-                if (!strchr(" \t\r\n", text[i])) {
-                        json_object_put(o);
-                        return -EBADMSG;
-                }
-        *ret = o;
-        return 0;
+        return r;
 }
 
 /* Same type and value all the way down, object members in the same order (doubles compared by
