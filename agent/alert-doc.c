@@ -533,30 +533,16 @@ int alert_set_parse(const char *text, size_t size, AlertSet *ret, Diag *d) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_(alert_set_done) AlertSet s = {};
         char buf[DIAG_PRINTABLE_MAX + 4];
-        json_object *v, *open;
+        json_object *open;
         const char *u;
         int r;
 
         if (!text || !ret)
                 return -EINVAL;
-        r = json_parse_object_strict(text, size, ALERT_SET_FILE_MAX, 3, &o);
-        if (r == -ENOMEM)
-                return r;
-        if (r == -E2BIG)
-                return diag_set(d, r, "alerts: %zu bytes, at most %u", size, ALERT_SET_FILE_MAX);
+        r = json_parse_versioned(text, size, ALERT_SET_FILE_MAX, 3, "alerts", top, ELEMENTSOF(top),
+                                 ALERT_SET_VERSION, &o, d);
         if (r < 0)
-                return diag_set(d, -EBADMSG, "alerts: not one JSON object, or a member twice");
-        u = json_unknown_member(o, top, ELEMENTSOF(top));
-        if (u)
-                return diag_set(d, -EBADMSG, "alerts: unknown member \"%s\"",
-                                diag_printable(u, strlen(u), buf));
-        if (!json_object_object_get_ex(o, "version", &v) ||
-            !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1)
-                return diag_set(d, -EBADMSG, "alerts: version: missing or not a positive integer");
-        if (json_object_get_int64(v) != ALERT_SET_VERSION)
-                return diag_set(d, -EPROTONOSUPPORT,
-                                "alerts: version %" PRId64 " (this agent reads %d)",
-                                json_object_get_int64(v), ALERT_SET_VERSION);
+                return r;
         if (!json_object_object_get_ex(o, "open", &open) ||
             !json_object_is_type(open, json_type_array))
                 return diag_set(d, -EBADMSG, "alerts: open: missing or not an array");

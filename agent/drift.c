@@ -252,7 +252,7 @@ int drift_baseline_parse(const char *text, size_t size, DriftBaseline **ret, Dia
         _cleanup_(freep) uint8_t *log = NULL;
         _cleanup_(freep) char *again = NULL;
         json_object *v, *sum;
-        char buf[DIAG_PRINTABLE_MAX + 4], when[32];
+        char when[32];
         const char *s;
         DriftSource source;
         TpmPcrSet pcrs;
@@ -262,26 +262,10 @@ int drift_baseline_parse(const char *text, size_t size, DriftBaseline **ret, Dia
 
         if (!text || !ret)
                 return -EINVAL;
-        r = json_parse_object_strict(text, size, DRIFT_BASELINE_MAX, 4, &o);
-        if (r == -ENOMEM)
-                return r;
-        if (r == -E2BIG)
-                return diag_set(d, r, "baseline: %zu bytes, at most %u", size, DRIFT_BASELINE_MAX);
+        r = json_parse_versioned(text, size, DRIFT_BASELINE_MAX, 4, "baseline", members,
+                                 ELEMENTSOF(members), BASELINE_VERSION, &o, d);
         if (r < 0)
-                return diag_set(d, -EBADMSG, "baseline: not one JSON object, or a member twice");
-        s = json_unknown_member(o, members, ELEMENTSOF(members));
-        if (s)
-                return diag_set(d, -EBADMSG, "baseline: unknown member \"%s\"",
-                                diag_printable(s, strlen(s), buf));
-        if (!json_object_object_get_ex(o, "version", &v) ||
-            !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1)
-                return diag_set(d, -EBADMSG,
-                                "baseline: version: missing or not a positive integer");
-        if (json_object_get_int64(v) != BASELINE_VERSION)
-                return diag_set(d, -EPROTONOSUPPORT,
-                                "baseline: version %" PRId64 " (this agent "
-                                "reads %d)",
-                                json_object_get_int64(v), BASELINE_VERSION);
+                return r;
         if (!json_object_object_get_ex(o, "source", &v) ||
             !json_object_is_type(v, json_type_string) ||
             (source = drift_source_from_string(json_object_get_string(v))) < 0)

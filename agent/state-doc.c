@@ -274,27 +274,13 @@ int monitor_status_parse(const char *text, size_t size, MonitorStatus *ret, Diag
 
         if (!text || !ret)
                 return -EINVAL;
-        r = json_parse_object_strict(text, size, STATE_STATUS_MAX, 4, &o);
-        if (r == -ENOMEM)
-                return r;
-        if (r == -E2BIG)
-                return diag_set(d, r, "status: %zu bytes, at most %u", size, STATE_STATUS_MAX);
+        r = json_parse_versioned(text, size, STATE_STATUS_MAX, 4, "status", top, ELEMENTSOF(top),
+                                 STATUS_VERSION, &o, d);
         if (r < 0)
-                return diag_set(d, -EBADMSG, "status: not one JSON object, or a member twice");
-        u = json_unknown_member(o, top, ELEMENTSOF(top));
-        if (u)
-                return diag_set(d, -EBADMSG, "status: unknown member \"%s\"",
-                                diag_printable(u, strlen(u), buf));
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(top); i++)
                 if (!member(o, top[i], &v))
                         return diag_set(d, -EBADMSG, "status: %s: missing", top[i]);
-        member(o, "version", &v);
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1)
-                return diag_set(d, -EBADMSG, "status: version: not a positive integer");
-        if (json_object_get_int64(v) != STATUS_VERSION)
-                return diag_set(d, -EPROTONOSUPPORT,
-                                "status: version %" PRId64 " (this agent reads %d)",
-                                json_object_get_int64(v), STATUS_VERSION);
         member(o, "last_attempt", &v);
         if (strict_time(v, true, &s.last_attempt) < 0)
                 return diag_set(d, -EBADMSG,

@@ -6,7 +6,10 @@
 #include <emmintrin.h>
 #endif
 
+#include <inttypes.h>
+
 #include "common/codec.h"
+#include "common/diag.h"
 #include "common/json-util.h"
 
 DEFINE_CLEANUP_FUNC(json_tokener *, json_tokener_free);
@@ -493,5 +496,35 @@ int json_array_append(json_object *a, json_object *value) {
                 json_object_put(value);
                 return -ENOMEM;
         }
+        return 0;
+}
+
+int json_parse_versioned(const char *text, size_t size, size_t max_size, int max_depth,
+                         const char *what, const char *const *names, size_t n, int64_t version,
+                         json_object **ret, Diag *d) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        char buf[DIAG_PRINTABLE_MAX + 4];
+        json_object *v;
+        const char *u;
+        int r;
+
+        r = json_parse_object_strict(text, size, max_size, max_depth, &o);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -E2BIG)
+                return diag_set(d, r, "%s: %zu bytes, at most %zu", what, size, max_size);
+        if (r < 0)
+                return diag_set(d, -EBADMSG, "%s: not one JSON object, or a member twice", what);
+        u = json_unknown_member(o, names, n);
+        if (u)
+                return diag_set(d, -EBADMSG, "%s: unknown member \"%s\"", what,
+                                diag_printable(u, strlen(u), buf));
+        if (!json_object_object_get_ex(o, "version", &v) || !json_object_is_type(v, json_type_int) ||
+            json_object_get_int64(v) < 1)
+                return diag_set(d, -EBADMSG, "%s: version: missing or not a positive integer", what);
+        if (json_object_get_int64(v) != version)
+                return diag_set(d, -EPROTONOSUPPORT, "%s: version %" PRId64 " (this agent reads %" PRId64 ")",
+                                what, json_object_get_int64(v), version);
+        *ret = TAKE_PTR(o);
         return 0;
 }

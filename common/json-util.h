@@ -82,3 +82,14 @@ int json_parse_object_strict(const char *text, size_t size, size_t max_size, int
                              json_object **ret);
 /* NULL when every member of o is named in names[0, n), else the first member that is not. Pure. */
 const char *json_unknown_member(json_object *o, const char *const *names, size_t n);
+/*
+ * A versioned document another process wrote (the agent's state files): json_parse_object_strict
+ * (-E2BIG: "WHAT: N bytes, at most M"; -EBADMSG: "WHAT: not one JSON object, or a member twice"),
+ * no member outside names[0, n) ("WHAT: unknown member ..."), and a "version" that is a positive
+ * integer (-EBADMSG) equal to version (-EPROTONOSUPPORT: "WHAT: version V (this agent reads W)").
+ * The Diag names what failed; *ret filled only on success. -ENOMEM. Pure.
+ */
+struct Diag;
+int json_parse_versioned(const char *text, size_t size, size_t max_size, int max_depth,
+                         const char *what, const char *const *names, size_t n, int64_t version,
+                         json_object **ret, struct Diag *d);
