@@ -94,8 +94,10 @@ class Guest:
     """One QEMU run. The console's bytes go to serial.log as they come; expect() searches what
     came after the last match."""
 
-    def __init__(self, rundir, disk, tpm, clock, fwd_port=None, smp=2, mem=1024):
+    def __init__(self, rundir, disk, tpm, clock, fwd_port=None, smp=2, mem=1024,
+                 log_name="serial.log"):
         self.dir = rundir
+        self.log_name = log_name
         self.disk = disk
         self.tpm = tpm
         self.clock = clock
@@ -139,7 +141,7 @@ class Guest:
                 "-netdev", net, "-device", "virtio-net-pci,netdev=n0,romfile=",
                 "-chardev", "stdio,id=ser0,signal=off",
                 "-serial", "chardev:ser0"]
-        self.log = open(os.path.join(self.dir, "serial.log"), "ab")
+        self.log = open(os.path.join(self.dir, self.log_name), "ab")
         self.buf = b""
         self.pos = 0
         self.t_start = self.clock.now()
