@@ -29,8 +29,8 @@
  * whole TPM commands from QEMU (10-byte header, size at most SIM_TPM_BUF_MAX), sends each to
  * swtpm over its end, and returns the whole response; sim_tpmproxy_forward() applies the
  * interposer of the TCP proxy (NV 0x01400002 written -> fresh HCL report in NV 0x01400001). With
- * azure, the first successful TPM2_Startup on a data channel also writes the paravisor's boot-time
- * report (user-data zero), as the TCP proxy does when it starts.
+ * azure, a successful TPM2_Startup (once per boot of the guest) also writes the paravisor's
+ * boot-time report (user-data zero), as the TCP proxy does when it starts.
  *
  * QEMU's descriptor is shared with QEMU (same open file description): the proxy never changes its
  * flags or socket options, and reads and writes it with MSG_DONTWAIT after poll(), each whole
@@ -39,10 +39,10 @@
  * then waits for the next.
  */
 
-#define IO_TIMEOUT_MS       (30 * 1000) /* a whole TPM command or response; swtpm's RSA keygen ~1 s */
-#define CTRL_CHUNK          4096        /* relay buffer; the stream is not cut at message bounds */
-#define CTRL_MAX_FDS        4           /* room to see (and refuse) more than one descriptor */
-#define TPM_HEADER_SIZE     10
+#define IO_TIMEOUT_MS        (30 * 1000) /* one whole TPM command or response */
+#define CTRL_CHUNK           4096        /* relay buffer; the stream is not cut at message bounds */
+#define CTRL_MAX_FDS         4           /* room to see (and refuse) more than one descriptor */
+#define TPM_HEADER_SIZE      10
 #define SWTPM_CMD_SET_DATAFD 0x10U
 
 typedef struct Session {
@@ -51,7 +51,6 @@ typedef struct Session {
         int qemu_ctrl, swtpm_ctrl; /* ours: blocking with timeouts */
         int qemu_data;             /* QEMU's end, shared with QEMU: no flags changed */
         int swtpm_data;            /* our end of the socketpair swtpm got the other end of */
-        bool report_written;       /* the boot-time HCL report, after the first TPM2_Startup */
         uint64_t commands;
 } Session;
 
@@ -192,8 +191,9 @@ static int data_relay_one(Session *s) {
         r = sim_tpmproxy_forward(s->d, s->azure, s->swtpm_data, cmd, n, resp, sizeof(resp), &m);
         if (r < 0)
                 return sim_log_errno(r, "swtpm did not answer a TPM command on the data channel");
-        if (s->azure && !s->report_written && is_startup_success(cmd, n, resp, m)) {
-                /* the paravisor's report at boot: user-data all zero */
+        if (s->azure && is_startup_success(cmd, n, resp, m)) {
+                /* a boot (TPM2_Startup succeeds once per CMD_INIT): the paravisor's report,
+                 * user-data all zero */
                 pthread_mutex_lock(&s->d->fw_lock);
                 r = sim_vtpm_hcl_refresh(s->swtpm_data, s->d->dir, s->d->report_id,
                                          /* read_user_data= */ false);
@@ -203,7 +203,6 @@ static int data_relay_one(Session *s) {
                 else
                         sim_log("TPM2_Startup: boot-time HCL report written to NV 0x%08x",
                                 SIM_NV_HCL_REPORT);
-                s->report_written = true;
         }
         r = qemu_send(s->qemu_data, resp, m, now_ms() + IO_TIMEOUT_MS);
         if (r < 0)
@@ -331,7 +330,6 @@ static int ctrl_from_qemu(Session *s) {
                 if (r >= 0) {
                         s->qemu_data = TAKE_FD(qemu_fd);
                         s->swtpm_data = pair[0];
-                        s->report_written = false;
                         sim_log("QEMU's data channel now runs through the proxy%s",
                                 s->azure ? " (Azure paravisor)" : "");
                 } else
@@ -353,8 +351,10 @@ static int ctrl_from_swtpm(Session *s) {
         while (k < 0 && errno == EINTR);
         if (k < 0)
                 return sim_log_errno(-errno, "Cannot read swtpm's control channel");
-        if (k == 0)
-                return sim_log_errno(-EPIPE, "swtpm closed its control channel");
+        if (k == 0) {
+                sim_log("swtpm closed its control channel"); /* after CMD_SHUTDOWN, normally */
+                return -EPIPE;
+        }
         r = sim_write_full(s->qemu_ctrl, buf, (size_t) k);
         if (r < 0)
                 return sim_log_errno(r, "Cannot forward swtpm's control answer to QEMU");

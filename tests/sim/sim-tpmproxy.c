@@ -143,8 +143,7 @@ static int serve_commands(Proxy *p, int client) {
                                 return sim_log_errno(r, "Cannot connect to swtpm on port %u",
                                                      p->upstream);
                 }
-                r = sim_tpmproxy_forward(p->d, p->azure, upstream, cmd, n, resp, sizeof(resp),
-                                         &m);
+                r = sim_tpmproxy_forward(p->d, p->azure, upstream, cmd, n, resp, sizeof(resp), &m);
                 if (r < 0)
                         return sim_log_errno(r, "swtpm did not answer");
                 r = sim_write_full(client, resp, m);
