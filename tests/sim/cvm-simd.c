@@ -14,6 +14,9 @@
  * serve --tpm-port N also runs the TPM proxy (and with --azure the simulated paravisor) in front
  * of swtpm; its command port goes to DIR/tpm-proxy.port.
  *
+ *   qemu-tpm   the same proxy for QEMU's `-tpmdev emulator`: a unix socket for QEMU's chardev in
+ *              front of swtpm's unix control socket, the data channel (CMD_SET_DATAFD) relayed
+ *
  * Normally driven by the cvm-sim script. It does not use the project's snp/ code on purpose.
  */
 #include <getopt.h>
@@ -49,6 +52,8 @@ typedef struct Options {
         bool azure;
         const char *eventlog;
         const char *bank;
+        const char *listen;     /* qemu-tpm: the socket QEMU's chardev connects to */
+        const char *swtpm_ctrl; /* qemu-tpm: swtpm's --ctrl type=unixio,path= */
 } Options;
 
 static void usage(FILE *f) {
@@ -57,6 +62,7 @@ static void usage(FILE *f) {
               "               [--vlek] [--no-certs] [--reissue]\n"
               "  cvm-simd serve --dir DIR [--tpm-port N [--azure]]\n"
               "  cvm-simd tpm-setup --dir DIR --tpm-port N [--eventlog FILE] [--azure]\n"
+              "  cvm-simd qemu-tpm --dir DIR --listen SOCKET --swtpm-ctrl SOCKET [--azure]\n"
               "  cvm-simd replay --eventlog FILE [--bank sha1|sha256|sha384|sha512]\n"
               "  cvm-simd report --dir DIR [--report-data HEX] [--vmpl N] --out FILE\n"
               "  cvm-simd certs --dir DIR --out FILE\n"
@@ -75,6 +81,8 @@ static int parse_options(int argc, char **argv, Options *o) {
                 OPT_AZURE,
                 OPT_EVENTLOG,
                 OPT_BANK,
+                OPT_LISTEN,
+                OPT_SWTPM_CTRL,
         };
         static const struct option longopts[] = {
                 { "dir", required_argument, NULL, 'd' },
@@ -90,6 +98,8 @@ static int parse_options(int argc, char **argv, Options *o) {
                 { "azure", no_argument, NULL, OPT_AZURE },
                 { "eventlog", required_argument, NULL, OPT_EVENTLOG },
                 { "bank", required_argument, NULL, OPT_BANK },
+                { "listen", required_argument, NULL, OPT_LISTEN },
+                { "swtpm-ctrl", required_argument, NULL, OPT_SWTPM_CTRL },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -146,6 +156,12 @@ static int parse_options(int argc, char **argv, Options *o) {
                         break;
                 case OPT_BANK:
                         o->bank = optarg;
+                        break;
+                case OPT_LISTEN:
+                        o->listen = optarg;
+                        break;
+                case OPT_SWTPM_CTRL:
+                        o->swtpm_ctrl = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -432,6 +448,27 @@ static int cmd_serve(const Options *o) {
         return r;
 }
 
+/* The paravisor in front of QEMU's swtpm: no configfs-tsm, no sev-guest socket (the guest is
+ * QEMU's), only the TPM. DIR is the simulator's (PKI, platform.conf, paravisor.auth). */
+static int cmd_qemu_tpm(const Options *o) {
+        static SimDaemon d = { .fw_lock = PTHREAD_MUTEX_INITIALIZER };
+        char dir[PATH_MAX];
+        SimPlatform p;
+        int r;
+
+        if (!o->listen || !o->swtpm_ctrl)
+                return sim_log_errno(-EINVAL, "--listen and --swtpm-ctrl are required");
+        if (!realpath(o->dir, dir))
+                return sim_log_errno(-errno, "Cannot resolve %s", o->dir);
+        d.dir = dir;
+        r = sim_platform_load(dir, &p); /* fail early on a broken platform.conf */
+        if (r < 0)
+                return r;
+        if (RAND_bytes(d.report_id, sizeof(d.report_id)) != 1)
+                return sim_log_errno(-EIO, "RAND_bytes() failed");
+        return sim_qemutpm_run(&d, o->listen, o->swtpm_ctrl, o->azure);
+}
+
 int main(int argc, char **argv) {
         Options o = {};
         const char *cmd;
@@ -474,6 +511,8 @@ int main(int argc, char **argv) {
                 r = cmd_tpm_setup(&o);
         else if (streq(cmd, "replay"))
                 r = cmd_replay(&o);
+        else if (streq(cmd, "qemu-tpm"))
+                r = cmd_qemu_tpm(&o);
         else if (streq(cmd, "set")) {
                 if (optind >= argc - 1) {
                         sim_log("set: give at least one KEY=VALUE");

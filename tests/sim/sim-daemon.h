@@ -39,3 +39,24 @@ int sim_sockd_start(SimDaemon *d, const char *path);
  * guest writes NV 0x01400002. *ret_port is the command port. Logs failures.
  */
 int sim_tpmproxy_start(SimDaemon *d, uint16_t upstream_port, bool azure, uint16_t *ret_port);
+
+/*
+ * The interposer both TPM proxies share: sends one complete TPM command to swtpm on upstream and
+ * reads its response into resp; with azure, a successful TPM2_NV_Write to NV 0x01400002 makes it
+ * rewrite NV 0x01400001 (sim_vtpm_hcl_refresh() on the same connection, under d->fw_lock) before
+ * it returns. A failed refresh is logged and does not fail the command. -errno if swtpm did not
+ * answer.
+ */
+int sim_tpmproxy_forward(SimDaemon *d, bool azure, int upstream, const uint8_t *cmd,
+                         size_t cmd_size, uint8_t *resp, size_t resp_max, size_t *ret_size);
+
+/*
+ * The same paravisor in front of the swtpm QEMU uses (sim-qemutpm.c): listens on the unix socket
+ * listen_path for QEMU's `-tpmdev emulator` chardev, one connection at a time, forwards its
+ * control channel to swtpm's control socket swtpm_ctrl_path and, when QEMU hands over the data
+ * channel (CMD_SET_DATAFD), gives swtpm a socketpair end instead and relays the TPM commands
+ * through sim_tpmproxy_forward(). Runs until SIGTERM, SIGINT or SIGHUP; 0 then, -errno if it
+ * could not start (logged).
+ */
+int sim_qemutpm_run(SimDaemon *d, const char *listen_path, const char *swtpm_ctrl_path,
+                    bool azure);

@@ -102,6 +102,28 @@ static bool is_user_data_write(const uint8_t *cmd, size_t cmd_size, const uint8_
                get_be32(resp + 6) == TPM2_RC_SUCCESS;
 }
 
+int sim_tpmproxy_forward(SimDaemon *d, bool azure, int upstream, const uint8_t *cmd,
+                         size_t cmd_size, uint8_t *resp, size_t resp_max, size_t *ret_size) {
+        size_t m;
+        int r;
+
+        r = sim_tpm_transact(upstream, cmd, cmd_size, resp, resp_max, &m);
+        if (r < 0)
+                return r;
+        if (azure && is_user_data_write(cmd, cmd_size, resp, m)) {
+                pthread_mutex_lock(&d->fw_lock);
+                r = sim_vtpm_hcl_refresh(upstream, d->dir, d->report_id,
+                                         /* read_user_data= */ true);
+                pthread_mutex_unlock(&d->fw_lock);
+                if (r < 0)
+                        sim_log_errno(r, "The HCL report was not refreshed");
+                else
+                        sim_log("NV 0x%08x written: HCL report refreshed", SIM_NV_HCL_USER_DATA);
+        }
+        *ret_size = m;
+        return 0;
+}
+
 static int serve_commands(Proxy *p, int client) {
         _cleanup_(closep) int upstream = -EBADF;
         uint8_t cmd[SIM_TPM_BUF_MAX], resp[SIM_TPM_BUF_MAX];
@@ -121,20 +143,9 @@ static int serve_commands(Proxy *p, int client) {
                                 return sim_log_errno(r, "Cannot connect to swtpm on port %u",
                                                      p->upstream);
                 }
-                r = sim_tpm_transact(upstream, cmd, n, resp, sizeof(resp), &m);
+                r = sim_tpmproxy_forward(p->d, p->azure, upstream, cmd, n, resp, sizeof(resp), &m);
                 if (r < 0)
                         return sim_log_errno(r, "swtpm did not answer");
-                if (p->azure && is_user_data_write(cmd, n, resp, m)) {
-                        pthread_mutex_lock(&p->d->fw_lock);
-                        r = sim_vtpm_hcl_refresh(upstream, p->d->dir, p->d->report_id,
-                                                 /* read_user_data= */ true);
-                        pthread_mutex_unlock(&p->d->fw_lock);
-                        if (r < 0)
-                                sim_log_errno(r, "The HCL report was not refreshed");
-                        else
-                                sim_log("NV 0x%08x written: HCL report refreshed",
-                                        SIM_NV_HCL_USER_DATA);
-                }
                 r = sim_write_full(client, resp, m);
                 if (r < 0)
                         return r;

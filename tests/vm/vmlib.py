@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
@@ -73,21 +74,93 @@ class Tpm:
              "--ctrl", "type=unixio,path=%s" % self.sock,
              "--log", "file=%s,level=1" % os.path.join(self.dir, "swtpm.log")],
             stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("swtpm did not start (see %s/swtpm.log)" % self.dir)
-            time.sleep(0.02)
+        Tpm.wait_socket(self.sock, self.proc, "swtpm", os.path.join(self.dir, "swtpm.log"))
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        Tpm.stop_process(self.proc)
         self.proc = None
+
+    @staticmethod
+    def stop_process(proc, timeout=5):
+        """SIGTERM, then SIGKILL if it has not ended within timeout seconds; None is fine."""
+        if proc and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    @staticmethod
+    def wait_socket(path, proc, what, log, timeout=10):
+        """Waits for the unix socket path while proc runs; RuntimeError naming log if not."""
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("%s did not start (see %s)" % (what, log))
+            time.sleep(0.02)
+
+
+class SimTpm:
+    """The SEV-SNP simulator's Azure paravisor in front of QEMU's swtpm, for one boot: swtpm on
+    the state `cvm-sim up --azure` provisioned in SIMDIR/tpm, with its control socket and no
+    --server (QEMU hands it the data channel), and `cvm-simd qemu-tpm --azure` listening on sock,
+    the path QEMU's chardev connects to. The TPM commands then pass through cvm-simd, which
+    rewrites the HCL report in NV 0x01400001 when the guest writes NV 0x01400002. The sockets go
+    in a short directory of their own (unix socket paths are limited to 107 bytes); the logs in
+    logdir (swtpm.log, qemu-tpm.log)."""
+
+    def __init__(self, simdir, simd, logdir):
+        self.simdir = simdir
+        self.dir = os.path.join(simdir, "tpm")
+        self.simd = simd
+        self.logdir = logdir
+        self.sockdir = None
+        self.sock = None
+        self.ctrl = None
+        self.swtpm = None
+        self.proxy = None
+        self.swtpm_log = os.path.join(logdir, "swtpm.log")
+        self.proxy_log = os.path.join(logdir, "qemu-tpm.log")
+
+    def start(self):
+        os.makedirs(self.logdir, exist_ok=True)
+        self.sockdir = tempfile.mkdtemp(prefix="cvm-vm-tpm.")
+        self.ctrl = os.path.join(self.sockdir, "swtpm.ctrl")
+        self.sock = os.path.join(self.sockdir, "tpm.sock")
+        try:
+            self.swtpm = subprocess.Popen(
+                ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + self.dir,
+                 "--ctrl", "type=unixio,path=%s" % self.ctrl,
+                 "--log", "file=%s,level=1" % self.swtpm_log],
+                stdin=subprocess.DEVNULL)
+            Tpm.wait_socket(self.ctrl, self.swtpm, "swtpm", self.swtpm_log)
+            with open(self.proxy_log, "ab") as log:
+                self.proxy = subprocess.Popen(
+                    [self.simd, "qemu-tpm", "--dir", self.simdir, "--listen", self.sock,
+                     "--swtpm-ctrl", self.ctrl, "--azure"],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            Tpm.wait_socket(self.sock, self.proxy, "cvm-simd qemu-tpm", self.proxy_log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def refreshes(self):
+        """How many times the proxy rewrote the HCL report for the guest's user data."""
+        try:
+            with open(self.proxy_log, errors="replace") as f:
+                return f.read().count("written: HCL report refreshed")
+        except OSError:
+            return 0
+
+    def stop(self):
+        # QEMU's CMD_SHUTDOWN has normally ended swtpm; a killed QEMU sends none.
+        Tpm.stop_process(self.proxy)
+        Tpm.stop_process(self.swtpm)
+        self.proxy = self.swtpm = None
+        if self.sockdir:
+            shutil.rmtree(self.sockdir, ignore_errors=True)
+            self.sockdir = None
 
 
 class Guest:
