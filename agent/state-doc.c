@@ -289,19 +289,20 @@ static int strict_strv(json_object *a, size_t max_n, size_t max_len, char ***ret
         return 0;
 }
 
-/* An array of distinct PCR indices into *ret. */
-static int strict_pcr_list(json_object *a, uint32_t *ret) {
+/* An array of distinct PCR indices into *ret; what is wrong with it, named by what. */
+static int strict_pcr_list(json_object *a, const char *what, uint32_t *ret, Diag *d) {
         uint32_t mask = 0;
 
         if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) > TPM_PCR_COUNT)
-                return -EBADMSG;
+                return diag_set(d, -EBADMSG, "status: %s: not an array of PCR indices", what);
         for (size_t i = 0; i < json_object_array_length(a); i++) {
                 json_object *p = json_object_array_get_idx(a, i);
                 int64_t n;
 
                 if (!json_object_is_type(p, json_type_int) || (n = json_object_get_int64(p)) < 0 ||
                     n >= TPM_PCR_COUNT || (mask & (UINT32_C(1) << n)))
-                        return -EBADMSG;
+                        return diag_set(d, -EBADMSG,
+                                        "status: %s[%zu]: not a PCR index, or one twice", what, i);
                 mask |= UINT32_C(1) << n;
         }
         *ret = mask;
@@ -341,11 +342,13 @@ static int strict_reference(json_object *v, MonitorStatus *s, Diag *d) {
                 return diag_set(d, -EBADMSG,
                                 "status: reference.time: not a time YYYY-MM-DDTHH:MM:SSZ with "
                                 "a source, or null without");
-        if (!member(v, "pcrs", &w) || strict_pcr_list(w, &s->ref_changed) < 0 ||
-            (s->ref_changed != 0 && s->ref_source == _DRIFT_SOURCE_INVALID))
-                return diag_set(d, -EBADMSG,
-                                "status: reference.pcrs: not an array of distinct PCR "
-                                "indices (empty without a source)");
+        if (!member(v, "pcrs", &w))
+                return diag_set(d, -EBADMSG, "status: reference.pcrs: missing");
+        r = strict_pcr_list(w, "reference.pcrs", &s->ref_changed, d);
+        if (r < 0)
+                return r;
+        if (s->ref_changed != 0 && s->ref_source == _DRIFT_SOURCE_INVALID)
+                return diag_set(d, -EBADMSG, "status: reference.pcrs: not empty without a source");
         if (!member(v, "lines", &w))
                 return diag_set(d, -EBADMSG, "status: reference.lines: missing");
         r = strict_strv(w, STATE_REF_LINES_MAX, STATE_DRIFT_LINE_MAX, &s->ref_lines,
@@ -446,9 +449,11 @@ int monitor_status_parse(const char *text, size_t size, MonitorStatus *ret, Diag
         if (u)
                 return diag_set(d, -EBADMSG, "status: drift: unknown member \"%s\"",
                                 diag_printable(u, strlen(u), buf));
-        if (!member(v, "pcrs", &w) || strict_pcr_list(w, &s.drifted) < 0)
-                return diag_set(d, -EBADMSG,
-                                "status: drift.pcrs: not an array of distinct PCR indices");
+        if (!member(v, "pcrs", &w))
+                return diag_set(d, -EBADMSG, "status: drift.pcrs: missing");
+        r = strict_pcr_list(w, "drift.pcrs", &s.drifted, d);
+        if (r < 0)
+                return r;
         if (!member(v, "lines", &w))
                 return diag_set(d, -EBADMSG, "status: drift.lines: missing");
         r = strict_strv(w, STATE_DRIFT_LINES_MAX, STATE_DRIFT_LINE_MAX, &s.drift, &s.n_drift);
