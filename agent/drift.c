@@ -1540,8 +1540,9 @@ int drift_reference_lines(const DriftBaseline *ref, const DriftReport *rep, size
                 for (size_t i = 0; i < rep->n_pcrs; i++)
                         total += rep->pcrs[i].n_lines;
         if (!ref)
-                (void) snprintf(head, sizeof(head), "no known-good reference: enroll or a "
-                                                    "permitted attestation records one");
+                (void) snprintf(head, sizeof(head),
+                                "no known-good reference: enroll or a permitted attestation "
+                                "records one");
         else {
                 format_rfc3339((time_t) ref->time, when, sizeof(when));
                 if (rep->drifted == 0)

@@ -79,9 +79,8 @@ int state_measurements_read(const char *tcti, const char *eventlog_path, TpmPcrS
         return 0;
 }
 
-int state_reference_record(const char *dir, DriftSource source, int64_t time,
-                           const TpmPcrSet *pcrs, const uint8_t *eventlog, size_t eventlog_size,
-                           Diag *d) {
+int state_reference_record(const char *dir, DriftSource source, int64_t time, const TpmPcrSet *pcrs,
+                           const uint8_t *eventlog, size_t eventlog_size, Diag *d) {
         _cleanup_(drift_baseline_freep) DriftBaseline *now = NULL, *old = NULL;
         Diag ignored = {};
         int r;
@@ -90,7 +89,7 @@ int state_reference_record(const char *dir, DriftSource source, int64_t time,
         if (r == -EBADMSG || r == -E2BIG || r == -EPROTONOSUPPORT) {
                 log_debug("The event log does not parse (%s): the reference keeps the PCRs only",
                           diag_text(d, strerror(-r)));
-                *d = (Diag) {};
+                *d = (Diag){};
                 r = drift_baseline_new(source, time, pcrs, NULL, 0, &now, d);
         }
         if (r < 0)
