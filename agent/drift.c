@@ -32,6 +32,7 @@
 static const char *const source_names[_DRIFT_SOURCE_MAX] = {
         [DRIFT_SOURCE_BOOT] = "boot",
         [DRIFT_SOURCE_ENROLLMENT] = "enrollment",
+        [DRIFT_SOURCE_ACCEPTED] = "accepted",
 };
 
 const char *drift_source_to_string(DriftSource s) {
@@ -138,6 +139,26 @@ int drift_baseline_new(DriftSource source, int64_t time, const TpmPcrSet *pcrs,
         }
         *ret = TAKE_PTR(b);
         return 0;
+}
+
+bool drift_baseline_same(const DriftBaseline *a, const DriftBaseline *b) {
+        if (!a || !b || a->pcrs.n_banks != b->pcrs.n_banks ||
+            a->eventlog_size != b->eventlog_size || !a->eventlog != !b->eventlog)
+                return false;
+        if (a->eventlog && memcmp(a->eventlog, b->eventlog, a->eventlog_size) != 0)
+                return false;
+        /* Both normalised: banks in ascending algorithm order. */
+        for (size_t i = 0; i < a->pcrs.n_banks; i++) {
+                const TpmPcrBank *x = &a->pcrs.banks[i], *y = &b->pcrs.banks[i];
+
+                if (x->alg != y->alg || x->size != y->size || x->mask != y->mask)
+                        return false;
+                for (unsigned k = 0; k < TPM_PCR_COUNT; k++)
+                        if ((x->mask & (UINT32_C(1) << k)) &&
+                            memcmp(x->value[k], y->value[k], x->size) != 0)
+                                return false;
+        }
+        return true;
 }
 
 int drift_baseline_to_json(const DriftBaseline *b, char **ret_text) {
@@ -270,8 +291,8 @@ int drift_baseline_parse(const char *text, size_t size, DriftBaseline **ret, Dia
             !json_object_is_type(v, json_type_string) ||
             (source = drift_source_from_string(json_object_get_string(v))) < 0)
                 return diag_set(d, -EBADMSG,
-                                "baseline: source: missing or not \"boot\" or "
-                                "\"enrollment\"");
+                                "baseline: source: missing or not \"boot\", "
+                                "\"enrollment\" or \"accepted\"");
         if (!json_object_object_get_ex(o, "time", &v) ||
             !json_object_is_type(v, json_type_string) ||
             parse_rfc3339(json_object_get_string(v), &t) < 0)
@@ -1500,4 +1521,71 @@ int drift_pcr_message(const DriftPcr *p, char **ret) {
         s[n] = '\0';
         *ret = s;
         return 0;
+}
+
+static void lines_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+int drift_reference_lines(const DriftBaseline *ref, const DriftReport *rep, size_t max_lines,
+                          char ***ret_lines, size_t *ret_n) {
+        char **v = NULL, when[32], list[DRIFT_PCR_LIST_SIZE], head[DRIFT_LINE_MAX + 1];
+        size_t n = 0, total = 0, room;
+
+        if ((ref && !rep) || !ret_lines || !ret_n || max_lines < 2)
+                return -EINVAL;
+        if (rep)
+                for (size_t i = 0; i < rep->n_pcrs; i++)
+                        total += rep->pcrs[i].n_lines;
+        if (!ref)
+                (void) snprintf(head, sizeof(head),
+                                "no known-good reference: enroll or a permitted attestation "
+                                "records one");
+        else {
+                format_rfc3339((time_t) ref->time, when, sizeof(when));
+                if (rep->drifted == 0)
+                        (void) snprintf(head, sizeof(head),
+                                        "nothing changed since the known-good reference of %s "
+                                        "(%s): %d PCRs compared%s%s",
+                                        when, drift_source_to_string(ref->source),
+                                        __builtin_popcount(rep->compared),
+                                        rep->log_note[0] ? "; " : "", rep->log_note);
+                else
+                        (void) snprintf(head, sizeof(head),
+                                        "changed since the known-good reference of %s (%s): "
+                                        "PCR%s %s%s%s",
+                                        when, drift_source_to_string(ref->source),
+                                        __builtin_popcount(rep->drifted) == 1 ? "" : "s",
+                                        drift_pcr_list(rep->drifted, list),
+                                        rep->log_note[0] ? "; " : "", rep->log_note);
+        }
+        /* The head line, the PCRs' lines, and one line saying how many were left out. */
+        room = MIN(total, max_lines - 1);
+        v = calloc(room + 2, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        if (!(v[n++] = strdup(head)))
+                goto oom;
+        if (total > max_lines - 1)
+                room = max_lines - 2;
+        for (size_t i = 0; rep && ref && i < rep->n_pcrs; i++)
+                for (size_t j = 0; j < rep->pcrs[i].n_lines && n - 1 < room; j++)
+                        if (!(v[n++] = strdup(rep->pcrs[i].lines[j])))
+                                goto oom;
+        if (ref && total > room) {
+                if (asprintf(&v[n], "... and %zu more line%s", total - room,
+                             total - room == 1 ? "" : "s") < 0) {
+                        v[n] = NULL;
+                        goto oom;
+                }
+                n++;
+        }
+        *ret_lines = v;
+        *ret_n = n;
+        return 0;
+oom:
+        lines_free(v, n);
+        return -ENOMEM;
 }

@@ -17,7 +17,8 @@ struct json_object;
  * and event logs come in as arguments, nothing is read from a device or the clock, nothing logs.
  *
  * A baseline is the PCR values (every bank that was read) and the TCG event log at one point:
- * boot, when the monitor starts on a fresh /run, or enrollment. Comparing it with the PCRs and the
+ * boot, when the monitor starts on a fresh /run; or, as the known-good reference kept across
+ * boots, enrollment (an admin vouched for that boot) or an attestation the verifier permitted. Comparing it with the PCRs and the
  * log of now gives a report: for every PCR whose value moved (in any bank both sides have), the
  * event log entries of that PCR that were added, removed or changed, decoded where the log says
  * what they are:
@@ -53,13 +54,14 @@ struct json_object;
 #define DRIFT_LINE_MAX          480u
 
 typedef enum DriftSource {
-        DRIFT_SOURCE_BOOT,
-        DRIFT_SOURCE_ENROLLMENT,
+        DRIFT_SOURCE_BOOT,       /* this boot's first look */
+        DRIFT_SOURCE_ENROLLMENT, /* `cvm-agent enroll` got its key: the admin vouched for it */
+        DRIFT_SOURCE_ACCEPTED,   /* a verifier permitted an attestation of these measurements */
         _DRIFT_SOURCE_MAX,
         _DRIFT_SOURCE_INVALID = -EINVAL,
 } DriftSource;
 
-/* "boot", "enrollment"; NULL out of range. */
+/* "boot", "enrollment", "accepted"; NULL out of range. */
 const char *drift_source_to_string(DriftSource s);
 DriftSource drift_source_from_string(const char *s);
 
@@ -95,6 +97,10 @@ void drift_baseline_freep(DriftBaseline **b);
  * -ENOMEM. Pure.
  */
 int drift_baseline_to_json(const DriftBaseline *b, char **ret_text);
+
+/* Do a and b hold the same measurements: the same banks with the same PCRs and values, and the
+ * same event log bytes (or both none)? Source and time are not compared. Pure. */
+bool drift_baseline_same(const DriftBaseline *a, const DriftBaseline *b);
 
 /*
  * Parses a baseline file strictly, as written by drift_baseline_to_json (another process wrote
@@ -157,3 +163,21 @@ int drift_pcr_message(const DriftPcr *p, char **ret);
 /* "0,4,7" for a mask into buf (at least DRIFT_PCR_LIST_SIZE bytes); "" for 0. */
 #define DRIFT_PCR_LIST_SIZE 64u
 const char *drift_pcr_list(uint32_t mask, char buf[static DRIFT_PCR_LIST_SIZE]);
+
+/*
+ * What changed since a known-good reference, for a denial: the lines that explain it, at most
+ * max_lines (>= 2; the last then says how many more there were), each printable, one line, at
+ * most DRIFT_LINE_MAX bytes, in a new array *ret_lines of *ret_n strings (strv_free-able: each
+ * free(), then the array):
+ *
+ *   ref NULL:         "no known-good reference: enroll or a permitted attestation records one"
+ *   nothing changed:  "nothing changed since the known-good reference of T (accepted): 24 PCRs
+ *                     compared"
+ *   else:             "changed since the known-good reference of T (enrollment): PCRs 8,9"
+ *                     then every line of every drifted PCR, as drift_compare wrote them
+ *
+ * with "; " and the report's log_note after the first line when it has one. rep may be NULL only
+ * with ref NULL. -EINVAL, -ENOMEM. Pure.
+ */
+int drift_reference_lines(const DriftBaseline *ref, const DriftReport *rep, size_t max_lines,
+                          char ***ret_lines, size_t *ret_n);

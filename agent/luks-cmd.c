@@ -3,6 +3,9 @@
  * `cvm-agent enroll` and `cvm-agent unlock`: a LUKS2 keyslot whose passphrase is a key the
  * key release service gives only to this VM when it attests, and a "cvm-agent" token that says
  * how to get it again (agent/luks-token.h); then, at every boot, attest, get the key, open.
+ * An enrollment also records this boot's measurements as the known-good reference
+ * (agent/state.h): the admin vouched for it, and the monitor explains a later denial by what
+ * changed since.
  */
 #include <getopt.h>
 #include <libgen.h>
@@ -18,27 +21,31 @@
 #include "agent/luks-token.h"
 #include "agent/luks.h"
 #include "agent/passphrase.h"
+#include "agent/state.h"
 #include "agent/unlock-key.h"
 #include "common/diag.h"
 #include "common/exit-code.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/strutil.h"
+#include "vtpm/eventlog.h"
 #include "vtpm/evidence.h"
 #include "vtpm/tpm-pcrs.h"
 
-#define STATE_DIR_DEFAULT "/var/lib/cvm-agent"
+/* Header backups, beside the known-good reference. */
+#define LIB_DIR STATE_REFERENCE_DIR_DEFAULT
 #define ENROLL_ENC_DEFAULT KEY_WRAP_RSA_AES_256
 
 static void enroll_help(void) {
         printf("Usage: cvm-agent enroll DEVICE --verifier URL [--verifier URL]... --key-release URL\n"
                "                        --key NAME [--pcrs LIST] [--enc ENC]\n"
                "                        [--passphrase-file FILE] [--header-backup FILE]\n"
-               "                        [--vcek-chain FILE] [--ca-file FILE]\n"
+               "                        [--vcek-chain FILE] [--ca-file FILE] [--reference-dir DIR]\n"
                "\n"
                "Attests as at boot, asks the key release service for key NAME (wrapped to this\n"
                "TPM, bound to the PCRs), and adds a LUKS2 keyslot to DEVICE whose passphrase is\n"
-               "that key, with a \"cvm-agent\" token that says how to get it again.\n"
+               "that key, with a \"cvm-agent\" token that says how to get it again. This boot's\n"
+               "measurements then become the monitor's known-good reference.\n"
                "\n"
                "  --verifier URL       attestation service (tenant) URL; repeat for failover\n"
                "  --key-release URL    the key's URL (.../keys/NAME[/VERSION]) or the service's\n"
@@ -56,10 +63,11 @@ static void enroll_help(void) {
                "  --ca-file FILE       TLS roots for the services (default: the system's)\n"
                "  --config FILE        the agent's configuration (default /etc/cvm-agent/agent.conf\n"
                "                       and agent.conf.d/): TPM, TLS, timeouts, PCRs= default\n"
+               "  --reference-dir DIR  where the known-good reference is kept (default %s)\n"
                "\n"
                "Exit status: 0 enrolled; 2 usage; 3 malformed answer or header; 4 evidence or\n"
                "token refused, wrong passphrase; 5 a policy said no; 6 no TPM, service or device.\n",
-               EVIDENCE_PCRS_DEFAULT, STATE_DIR_DEFAULT);
+               EVIDENCE_PCRS_DEFAULT, LIB_DIR, STATE_REFERENCE_DIR_DEFAULT);
 }
 
 static void unlock_help(void) {
@@ -97,11 +105,11 @@ static int default_backup_path(const char *device, char *buf, size_t size) {
         base = basename(dev);
         if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
                 return -EINVAL;
-        if (mkdir(STATE_DIR_DEFAULT, 0700) < 0 && errno != EEXIST)
+        if (mkdir(LIB_DIR, 0700) < 0 && errno != EEXIST)
                 return -errno;
-        if (mkdir(STATE_DIR_DEFAULT "/header-backups", 0700) < 0 && errno != EEXIST)
+        if (mkdir(LIB_DIR "/header-backups", 0700) < 0 && errno != EEXIST)
                 return -errno;
-        (void) snprintf(buf, size, "%s/header-backups/%s-%s.img", STATE_DIR_DEFAULT, base, stamp);
+        (void) snprintf(buf, size, "%s/header-backups/%s-%s.img", LIB_DIR, base, stamp);
         return 0;
 }
 
@@ -150,9 +158,32 @@ static void report_steps(const UnlockReport *rep) {
                  rep->token_jti[0] ? rep->token_jti : "without jti");
 }
 
+/* The measurements now as the known-good reference, source "enrollment". A failure is a
+ * warning: the keyslot is there already. */
+static void record_enrollment(const UnlockSource *src, const char *dir) {
+        _cleanup_(freep) uint8_t *log = NULL;
+        TpmPcrSet pcrs = {};
+        size_t log_size = 0;
+        Diag d = {};
+        int r;
+
+        r = state_measurements_read(src->tcti, src->eventlog ?: EVENTLOG_DEFAULT, &pcrs, &log,
+                                    &log_size, &d);
+        if (r >= 0)
+                r = state_reference_record(dir, DRIFT_SOURCE_ENROLLMENT, time(NULL), &pcrs, log,
+                                           log_size, &d);
+        if (r < 0)
+                log_warning("Cannot record this boot as the known-good reference in %s: %s", dir,
+                            diag_text(&d, strerror(-r)));
+        else
+                log_info("This boot's measurements are the known-good reference (%s/%s%s)", dir,
+                         STATE_FILE_REFERENCE, r == 0 ? ", unchanged" : "");
+}
+
 int enroll_main(int argc, char **argv) {
         enum { ARG_VERIFIER = 0x100, ARG_KEY_RELEASE, ARG_KEY, ARG_PCRS, ARG_ENC,
-               ARG_PASSPHRASE_FILE, ARG_HEADER_BACKUP, ARG_VCEK_CHAIN, ARG_CA_FILE, ARG_CONFIG };
+               ARG_PASSPHRASE_FILE, ARG_HEADER_BACKUP, ARG_VCEK_CHAIN, ARG_CA_FILE, ARG_CONFIG,
+               ARG_REFERENCE_DIR };
         static const struct option options[] = {
                 { "verifier", required_argument, NULL, ARG_VERIFIER },
                 { "key-release", required_argument, NULL, ARG_KEY_RELEASE },
@@ -164,6 +195,7 @@ int enroll_main(int argc, char **argv) {
                 { "vcek-chain", required_argument, NULL, ARG_VCEK_CHAIN },
                 { "ca-file", required_argument, NULL, ARG_CA_FILE },
                 { "config", required_argument, NULL, ARG_CONFIG },
+                { "reference-dir", required_argument, NULL, ARG_REFERENCE_DIR },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -171,7 +203,8 @@ int enroll_main(int argc, char **argv) {
         _cleanup_(luks_token_freep) LuksToken *token = NULL;
         _cleanup_(secret_freep) Secret *passphrase = NULL, *key = NULL;
         const char *key_release = NULL, *key_name = NULL, *passphrase_file = NULL,
-                   *backup = NULL, *device, *config = NULL, *vcek_chain = NULL, *ca_file = NULL;
+                   *backup = NULL, *device, *config = NULL, *vcek_chain = NULL, *ca_file = NULL,
+                   *reference_dir = NULL;
         UnlockSource src = { .enc = ENROLL_ENC_DEFAULT, .progress = show_progress };
         UnlockReport rep;
         LuksEnrollResult res;
@@ -222,6 +255,9 @@ int enroll_main(int argc, char **argv) {
                 case ARG_CONFIG:
                         config = optarg;
                         break;
+                case ARG_REFERENCE_DIR:
+                        reference_dir = optarg;
+                        break;
                 case 'h':
                         enroll_help();
                         return EXIT_OK;
@@ -268,7 +304,7 @@ int enroll_main(int argc, char **argv) {
                 r = default_backup_path(device, backup_buf, sizeof(backup_buf));
                 if (r < 0)
                         return log_error_errno(r, "Cannot make %s/header-backups: %m",
-                                               STATE_DIR_DEFAULT), EXIT_UNAVAILABLE;
+                                               LIB_DIR), EXIT_UNAVAILABLE;
                 backup = backup_buf;
         }
         r = luks_enroll(device, backup, passphrase, key, token, &res, &d);
@@ -277,6 +313,7 @@ int enroll_main(int argc, char **argv) {
                 return step_error(r, "Cannot enroll", &d);
         log_info("%s: keyslot %d added (authorised by keyslot %d), token %d; header backed up "
                  "to %s", device, res.keyslot, res.auth_keyslot, res.token, backup);
+        record_enrollment(&src, state_reference_dir(reference_dir, NULL));
         printf("keyslot %d token %d\n", res.keyslot, res.token);
         return EXIT_OK;
 }

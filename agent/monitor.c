@@ -7,10 +7,13 @@
  * through the verifiers in failover order with their health carried from cycle to cycle; check
  * the token against its issuer's published keys; turn what holds into alert conditions (drift
  * per PCR, a denial, no verifier reachable, no TPM), which agent/alert.c deduplicates and sends
- * (journal or stderr, webhook, exec hook); and write status.json. `monitor` runs cycles every
+ * (journal or stderr, webhook, exec hook); and write status.json. A permitted attestation of
+ * measurements that did not move moves the known-good reference (reference.json, kept across
+ * boots) forward; a denial is explained by what changed since it. `monitor` runs cycles every
  * Interval= plus up to Jitter= (Type=notify: READY after the first, WATCHDOG pings between),
  * `monitor --once` and `attest-now` run one, `status` reads what the last one wrote.
  */
+#include <assert.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -63,9 +66,17 @@ static const char *const summary_claims[] = {
         "x-ms-policy-hash",
 };
 
+/* Lines of a denial's explanation: the alert's message stays under ALERT_MESSAGE_MAX with the
+ * verifier's reason (700 bytes at most) before them. */
+#define DENIAL_REF_LINES_MAX 30u
+static_assert(DENIAL_REF_LINES_MAX * (DRIFT_LINE_MAX + 1) + 700 < ALERT_MESSAGE_MAX,
+              "a denial's message fits an alert");
+static_assert(DENIAL_REF_LINES_MAX <= STATE_REF_LINES_MAX, "a denial's lines fit status.json");
+
 typedef struct Monitor {
         AgentConfig conf;
         const char *state_dir;
+        const char *reference_dir; /* where reference.json lives */
         char **urls; /* effective verifier URLs */
         size_t n_urls;
         Failover health;
@@ -75,6 +86,8 @@ typedef struct Monitor {
         struct timespec start;
 } Monitor;
 
+#define CONDITION_FIELDS_MAX 4u
+
 typedef struct Cycle {
         MonitorStatus status;
         uint32_t evaluated;
@@ -82,16 +95,23 @@ typedef struct Cycle {
         size_t n_conds;
         /* storage the conditions point into */
         char *messages[32];
-        char *fields[32][2];
+        char *fields[32][CONDITION_FIELDS_MAX + 1];
         char keys[32][ALERT_KEY_MAX + 1];
+        /* the measurements the cycle read */
+        bool measured;
+        TpmPcrSet pcrs;
+        uint8_t *log;
+        size_t log_size;
 } Cycle;
 
 static void cycle_done(Cycle *c) {
         monitor_status_done(&c->status);
         for (size_t i = 0; i < ELEMENTSOF(c->messages); i++) {
                 free(c->messages[i]);
-                free(c->fields[i][0]);
+                for (size_t j = 0; j < CONDITION_FIELDS_MAX; j++)
+                        free(c->fields[i][j]);
         }
+        free(c->log);
         *c = (Cycle) {};
 }
 
@@ -137,23 +157,33 @@ static void show_progress(UnlockStep s, const char *url, struct TpmDevice *t, vo
         step(userdata, "%s%s%s", what[s], url ? " " : "", url ?: "");
 }
 
-/* Adds an alert condition; key, message and one optional field are copied. */
-static int add_condition(Cycle *c, const char *key, const char *message, const char *field) {
+/* Adds an alert condition; key, message and the fields ("NAME=value", n of them, at most
+ * CONDITION_FIELDS_MAX) are copied. */
+static int add_condition_fields(Cycle *c, const char *key, const char *message,
+                                const char *const *fields, size_t n) {
         size_t i = c->n_conds;
 
-        if (i >= ELEMENTSOF(c->conds))
+        if (i >= ELEMENTSOF(c->conds) || n > CONDITION_FIELDS_MAX)
                 return -E2BIG;
         (void) snprintf(c->keys[i], sizeof(c->keys[i]), "%s", key);
         c->messages[i] = strdup(message);
-        if (!c->messages[i] || (field && !(c->fields[i][0] = strdup(field))))
+        if (!c->messages[i])
                 return -ENOMEM;
+        for (size_t j = 0; j < n; j++)
+                if (!(c->fields[i][j] = strdup(fields[j])))
+                        return -ENOMEM;
         c->conds[i] = (AlertCondition) {
                 .key = c->keys[i],
                 .message = c->messages[i],
-                .fields = field ? (const char *const *) c->fields[i] : NULL,
+                .fields = n > 0 ? (const char *const *) c->fields[i] : NULL,
         };
         c->n_conds++;
         return 0;
+}
+
+/* The same with one optional field. */
+static int add_condition(Cycle *c, const char *key, const char *message, const char *field) {
+        return add_condition_fields(c, key, message, &field, field ? 1 : 0);
 }
 
 /* A key's last component from a reason: 16 hex digits of its SHA-256, so that the same reason
@@ -190,26 +220,9 @@ static int add_reason(MonitorStatus *s, const char *reason) {
 /* The PCRs of every bank and the event log, now. */
 static int read_measurements(Monitor *m, TpmPcrSet *ret, uint8_t **ret_log, size_t *ret_log_size,
                              Diag *d) {
-        _cleanup_(tpm_device_closep) TpmDevice *t = NULL;
-        uint16_t banks[TPM_MAX_BANKS];
-        size_t n_banks;
-        const char *log_path = secure_getenv("CVM_EVENTLOG") ?: m->conf.eventlog;
-        int r;
-
-        r = tpm_device_open(secure_getenv("CVM_TCTI") ?: m->conf.tcti, &t, d);
-        if (r >= 0)
-                r = tpm_device_banks(t, banks, &n_banks, d);
-        for (size_t i = 0; r >= 0 && i < n_banks; i++)
-                r = tpm_device_pcr_read(t, banks[i], UINT32_C(0xffffff), ret, d);
-        if (r < 0)
-                return r;
-        r = read_full_file(log_path, EVENTLOG_MAX_SIZE, ret_log, ret_log_size);
-        if (r < 0) {
-                log_debug("no event log at %s: %s", log_path, strerror(-r));
-                *ret_log = NULL;
-                *ret_log_size = 0;
-        }
-        return 0;
+        return state_measurements_read(secure_getenv("CVM_TCTI") ?: m->conf.tcti,
+                                       secure_getenv("CVM_EVENTLOG") ?: m->conf.eventlog, ret,
+                                       ret_log, ret_log_size, d);
 }
 
 static int check_drift(Monitor *m, Cycle *c) {
@@ -290,7 +303,173 @@ static int check_drift(Monitor *m, Cycle *c) {
                 if (r < 0)
                         return r;
         }
+        /* Kept for the known-good reference: explaining a denial, or moving it forward. */
+        c->pcrs = pcrs;
+        c->log = TAKE_PTR(log);
+        c->log_size = log_size;
+        c->measured = true;
         return 0;
+}
+
+/* ---- the known-good reference ---- */
+
+/* What changed since the known-good reference, into the status (ref_*) and the denial's
+ * fields; lines as drift_reference_lines gives them. */
+static int explain_denial(Monitor *m, Cycle *c, char *fields[static CONDITION_FIELDS_MAX],
+                          size_t *ret_n_fields) {
+        _cleanup_(drift_baseline_freep) DriftBaseline *ref = NULL;
+        _cleanup_(drift_report_freep) DriftReport *rep = NULL;
+        MonitorStatus *s = &c->status;
+        char list[DRIFT_PCR_LIST_SIZE], when[32];
+        size_t n = 0;
+        Diag d = {};
+        int r;
+
+        *ret_n_fields = 0;
+        if (!c->measured)
+                return 0;
+        s->ref_checked = true;
+        s->ref_source = _DRIFT_SOURCE_INVALID;
+        r = state_reference_load(m->reference_dir, &ref, &d);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && r != -ENOENT) {
+                /* Unreadable: said so, and nothing compared. */
+                char line[STATE_DRIFT_LINE_MAX];
+
+                (void) snprintf(line, sizeof(line), "the known-good reference cannot be read: %s",
+                                diag_text(&d, strerror(-r)));
+                s->ref_lines = calloc(2, sizeof(char *));
+                if (!s->ref_lines || !(s->ref_lines[0] = strdup(line)))
+                        return -ENOMEM;
+                s->n_ref_lines = 1;
+                if (asprintf(&fields[n++], "CVM_AGENT_REFERENCE=unusable") < 0)
+                        return -ENOMEM;
+                *ret_n_fields = n;
+                return 0;
+        }
+        if (r >= 0) {
+                r = drift_compare(ref, &c->pcrs, c->log, c->log_size, &rep);
+                if (r < 0)
+                        return r;
+                s->ref_source = ref->source;
+                s->ref_time = ref->time;
+                s->ref_changed = rep->drifted;
+        }
+        r = drift_reference_lines(ref, rep, DENIAL_REF_LINES_MAX, &s->ref_lines, &s->n_ref_lines);
+        if (r < 0)
+                return r;
+        if (asprintf(&fields[n++], "CVM_AGENT_REFERENCE=%s",
+                     ref ? drift_source_to_string(ref->source) : "none") < 0)
+                return -ENOMEM;
+        if (ref) {
+                format_rfc3339((time_t) ref->time, when, sizeof(when));
+                if (asprintf(&fields[n++], "CVM_AGENT_REFERENCE_TIME=%s", when) < 0)
+                        return -ENOMEM;
+        }
+        if (rep && rep->drifted &&
+            asprintf(&fields[n++], "CVM_AGENT_PCRS=%s", drift_pcr_list(rep->drifted, list)) < 0)
+                return -ENOMEM;
+        *ret_n_fields = n;
+        return 0;
+}
+
+/* A denial: the verdict, the reason, and one alert condition whose message is the reason and
+ * what changed since the known-good reference, one line each. */
+static int add_denial(Monitor *m, Cycle *c, const char *msg) {
+        char *fields[CONDITION_FIELDS_MAX] = {};
+        _cleanup_(freep) char *text = NULL;
+        char key[64];
+        size_t n_fields = 0, len;
+        int r;
+
+        step(m, "%s", msg);
+        c->status.verdict = STATE_VERDICT_DENIED;
+        (void) add_reason(&c->status, msg);
+        c->evaluated |= ALERT_KIND_BIT(ALERT_DENIED) | ALERT_KIND_BIT(ALERT_UNREACHABLE);
+        r = explain_denial(m, c, fields, &n_fields);
+        if (r < 0)
+                goto finish;
+        len = strlen(msg) + 1;
+        for (size_t i = 0; i < c->status.n_ref_lines; i++) {
+                step(m, "  %s", c->status.ref_lines[i]);
+                len += strlen(c->status.ref_lines[i]) + 1;
+        }
+        text = malloc(len);
+        if (!text) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        len = (size_t) snprintf(text, strlen(msg) + 1, "%s", msg);
+        for (size_t i = 0; i < c->status.n_ref_lines; i++) {
+                size_t l = strlen(c->status.ref_lines[i]);
+
+                text[len++] = '\n';
+                memcpy(text + len, c->status.ref_lines[i], l + 1);
+                len += l;
+        }
+        /* The whole message: another change since the reference is another condition. */
+        reason_key("denied", text, key, sizeof(key));
+        r = add_condition_fields(c, key, text, (const char *const *) fields, n_fields);
+finish:
+        for (size_t i = 0; i < n_fields; i++)
+                free(fields[i]);
+        return r;
+}
+
+static bool pcr_sets_equal(const TpmPcrSet *a, const TpmPcrSet *b) {
+        if (a->n_banks != b->n_banks)
+                return false;
+        for (size_t i = 0; i < a->n_banks; i++) {
+                const TpmPcrBank *x = &a->banks[i], *y = &b->banks[i];
+
+                if (x->alg != y->alg || x->size != y->size || x->mask != y->mask)
+                        return false;
+                for (unsigned k = 0; k < TPM_PCR_COUNT; k++)
+                        if ((x->mask & (UINT32_C(1) << k)) &&
+                            memcmp(x->value[k], y->value[k], MIN(x->size, TPM_DIGEST_MAX)) != 0)
+                                return false;
+        }
+        return true;
+}
+
+/* After a permitted attestation: the measurements, if they did not move during the cycle and
+ * did not drift from this boot's baseline, become the known-good reference. */
+static void record_accepted(Monitor *m, Cycle *c) {
+        _cleanup_(freep) uint8_t *log = NULL;
+        TpmPcrSet again = {};
+        size_t log_size = 0;
+        Diag d = {};
+        bool same;
+        int r;
+
+        if (!c->measured || c->status.verdict != STATE_VERDICT_ALLOWED)
+                return;
+        if (c->status.drifted != 0) {
+                step(m, "the measurements drifted from the boot baseline: the known-good "
+                        "reference stays as it is");
+                return;
+        }
+        /* What was attested is what was read before, unless something moved in between. */
+        r = read_measurements(m, &again, &log, &log_size, &d);
+        same = r >= 0 && pcr_sets_equal(&again, &c->pcrs) && log_size == c->log_size &&
+               (log_size == 0 || memcmp(log, c->log, log_size) == 0);
+        if (!same) {
+                log_warning("The measurements moved during the attestation: the known-good "
+                            "reference in %s stays as it is", m->reference_dir);
+                return;
+        }
+        r = state_reference_record(m->reference_dir, DRIFT_SOURCE_ACCEPTED, time(NULL), &c->pcrs,
+                                   c->log, c->log_size, &d);
+        if (r < 0)
+                log_warning("Cannot record the known-good reference: %s",
+                            diag_text(&d, strerror(-r)));
+        else if (r > 0) {
+                log_info("Known-good reference recorded in %s/%s (accepted)", m->reference_dir,
+                         STATE_FILE_REFERENCE);
+                step(m, "known-good reference recorded (accepted)");
+        } else
+                step(m, "known-good reference unchanged");
 }
 
 /* ---- attestation ---- */
@@ -371,13 +550,7 @@ static int attest(Monitor *m, Cycle *c, char *const *override, size_t n_override
 
                         (void) snprintf(msg, sizeof(msg), "verifier %s: its token does not verify: %s",
                                         verifier, diag_text(&d, strerror(-r)));
-                        step(m, "%s", msg);
-                        c->status.verdict = STATE_VERDICT_DENIED;
-                        (void) add_reason(&c->status, msg);
-                        c->evaluated |= ALERT_KIND_BIT(ALERT_DENIED) | ALERT_KIND_BIT(ALERT_UNREACHABLE);
-                        char key[64];
-                        reason_key("denied", msg, key, sizeof(key));
-                        return add_condition(c, key, msg, NULL);
+                        return add_denial(m, c, msg);
                 }
                 c->status.verdict = STATE_VERDICT_ALLOWED;
                 c->status.last_success = c->status.last_attempt;
@@ -397,17 +570,12 @@ static int attest(Monitor *m, Cycle *c, char *const *override, size_t n_override
                 return 0;
         }
         if (r == -EACCES || r == -EKEYREJECTED || r == -ESTALE) {
-                char msg[700], key[64];
+                char msg[700];
 
                 (void) snprintf(msg, sizeof(msg), "verifier denied: %s", diag_text(&d, strerror(-r)));
-                step(m, "%s", msg);
-                c->status.verdict = STATE_VERDICT_DENIED;
                 if (rep.verifier)
                         c->status.verifier = strdup(rep.verifier);
-                (void) add_reason(&c->status, msg);
-                c->evaluated |= ALERT_KIND_BIT(ALERT_DENIED) | ALERT_KIND_BIT(ALERT_UNREACHABLE);
-                reason_key("denied", msg, key, sizeof(key));
-                return add_condition(c, key, msg, NULL);
+                return add_denial(m, c, msg);
         }
         if (r == -ENODEV || r == -ENOMEM) {
                 char msg[700];
@@ -484,6 +652,7 @@ static int cycle(Monitor *m, char *const *override, size_t n_override) {
                 r = attest(m, &c, override, n_override);
                 if (r < 0)
                         return EXIT_INTERNAL;
+                record_accepted(m, &c);
         }
         health_save(m);
         r = alerter_update(m->alerter, c.evaluated, c.conds, c.n_conds, time(NULL), &sent, &d);
@@ -517,7 +686,8 @@ static void monitor_done(Monitor *m) {
         agent_config_done(&m->conf);
 }
 
-static int monitor_setup(Monitor *m, const char *config, const char *state_dir) {
+static int monitor_setup(Monitor *m, const char *config, const char *state_dir,
+                         const char *reference_dir) {
         AlertOptions ao = {};
         Diag d = {};
         int r;
@@ -526,6 +696,7 @@ static int monitor_setup(Monitor *m, const char *config, const char *state_dir) 
         if (r < 0)
                 return log_error("%s", diag_text(&d, "cannot load the configuration")), EXIT_USAGE;
         m->state_dir = state_dir ?: STATE_DIR_DEFAULT;
+        m->reference_dir = state_reference_dir(reference_dir, state_dir);
         r = agent_config_verifier_urls(&m->conf, &m->urls, &m->n_urls);
         if (r < 0)
                 return log_error_errno(r, "Verifier URLs: %m"), EXIT_USAGE;
@@ -593,27 +764,32 @@ static bool wait_next(uint64_t usec, uint64_t watchdog_usec) {
 }
 
 static void monitor_help(void) {
-        printf("Usage: cvm-agent monitor [--config FILE] [--state-dir DIR] [--once]\n"
+        printf("Usage: cvm-agent monitor [--config FILE] [--state-dir DIR] [--reference-dir DIR]\n"
+               "                         [--once]\n"
                "\n"
                "Integrity monitoring: every Interval= (plus up to Jitter=), compares the PCRs and\n"
                "the event log with this boot's baseline and attests again with a fresh nonce;\n"
                "drift, a denial, no verifier reachable or no TPM raise one alert each (journal,\n"
-               "webhook, exec hook; deduplicated), and their end one recovery. State in\n"
-               "/run/cvm-agent (--state-dir). Under systemd: Type=notify, READY after the first\n"
-               "cycle, WATCHDOG pings. --once: one cycle (for cvm-agent-monitor.timer); its exit\n"
-               "status as `cvm-agent status`'s.\n");
+               "webhook, exec hook; deduplicated), and their end one recovery. A denial says\n"
+               "what changed since the known-good reference, which a permitted attestation of\n"
+               "unmoved measurements (or `enroll`) records. State in /run/cvm-agent\n"
+               "(--state-dir), the reference in /var/lib/cvm-agent (--reference-dir; with\n"
+               "--state-dir alone, that directory). Under systemd: Type=notify, READY after the\n"
+               "first cycle, WATCHDOG pings. --once: one cycle (for cvm-agent-monitor.timer);\n"
+               "its exit status as `cvm-agent status`'s.\n");
 }
 
 int monitor_main(int argc, char **argv) {
-        enum { ARG_CONFIG = 0x100, ARG_STATE_DIR, ARG_ONCE };
+        enum { ARG_CONFIG = 0x100, ARG_STATE_DIR, ARG_REFERENCE_DIR, ARG_ONCE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "reference-dir", required_argument, NULL, ARG_REFERENCE_DIR },
                 { "once", no_argument, NULL, ARG_ONCE },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        const char *config = NULL, *state_dir = NULL;
+        const char *config = NULL, *state_dir = NULL, *reference_dir = NULL;
         uint64_t watchdog_usec = 0;
         bool once = false, ready = false;
         Monitor m = {};
@@ -627,6 +803,9 @@ int monitor_main(int argc, char **argv) {
                 case ARG_STATE_DIR:
                         state_dir = optarg;
                         break;
+                case ARG_REFERENCE_DIR:
+                        reference_dir = optarg;
+                        break;
                 case ARG_ONCE:
                         once = true;
                         break;
@@ -638,7 +817,7 @@ int monitor_main(int argc, char **argv) {
                 }
         if (optind < argc)
                 return log_error("monitor: unexpected argument '%s'", argv[optind]), EXIT_USAGE;
-        r = monitor_setup(&m, config, state_dir);
+        r = monitor_setup(&m, config, state_dir, reference_dir);
         if (r == EXIT_OK)
                 r = keys_setup(&m, NULL, 0);
         if (r != EXIT_OK) {
@@ -681,26 +860,28 @@ int monitor_main(int argc, char **argv) {
 
 static void attest_now_help(void) {
         printf("Usage: cvm-agent attest-now [--json] [--verifier URL]... [--config FILE]\n"
-               "                            [--state-dir DIR]\n"
+               "                            [--state-dir DIR] [--reference-dir DIR]\n"
                "\n"
                "One monitoring cycle now, each step printed with its time: the measurements\n"
                "against the baseline, the attestation (the configured verifiers in failover\n"
-               "order, or --verifier), the verdict with its reasons. Alerts and the state are\n"
+               "order, or --verifier), the verdict with its reasons (for a denial, what changed\n"
+               "since the known-good reference). Alerts, the state and the reference are\n"
                "updated as the monitor does, so a running monitor sees the result. --json prints\n"
                "the new status.json instead. Exit status as `cvm-agent status`'s.\n");
 }
 
 int attest_now_main(int argc, char **argv) {
-        enum { ARG_CONFIG = 0x100, ARG_STATE_DIR, ARG_JSON, ARG_VERIFIER };
+        enum { ARG_CONFIG = 0x100, ARG_STATE_DIR, ARG_REFERENCE_DIR, ARG_JSON, ARG_VERIFIER };
         static const struct option options[] = {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "reference-dir", required_argument, NULL, ARG_REFERENCE_DIR },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "verifier", required_argument, NULL, ARG_VERIFIER },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        const char *config = NULL, *state_dir = NULL;
+        const char *config = NULL, *state_dir = NULL, *reference_dir = NULL;
         char *override[UNLOCK_VERIFIERS_MAX];
         size_t n_override = 0;
         bool json = false;
@@ -714,6 +895,9 @@ int attest_now_main(int argc, char **argv) {
                         break;
                 case ARG_STATE_DIR:
                         state_dir = optarg;
+                        break;
+                case ARG_REFERENCE_DIR:
+                        reference_dir = optarg;
                         break;
                 case ARG_JSON:
                         json = true;
@@ -735,7 +919,7 @@ int attest_now_main(int argc, char **argv) {
                 }
         if (optind < argc)
                 return log_error("attest-now: unexpected argument '%s'", argv[optind]), EXIT_USAGE;
-        r = monitor_setup(&m, config, state_dir);
+        r = monitor_setup(&m, config, state_dir, reference_dir);
         if (r == EXIT_OK)
                 r = keys_setup(&m, override, n_override);
         if (r != EXIT_OK) {
@@ -763,7 +947,8 @@ static void status_help(void) {
                "\n"
                "What the last attestation found (the monitor's or attest-now's): the verdict and\n"
                "its reasons, when, its age, which verifier answered, a summary of the token's\n"
-               "claims, drift from the boot baseline, the open alerts and the volumes unlocked.\n"
+               "claims, drift from the boot baseline, for a denial what changed since the\n"
+               "known-good reference, the open alerts and the volumes unlocked.\n"
                "Exit status: 0 healthy, 5 the last attestation was denied or the measurements\n"
                "drifted, 6 no verifier or no TPM could be reached (or nothing attested yet);\n"
                "drift outranks an unreachable verifier: it is known here, whoever answers.\n");
@@ -899,6 +1084,8 @@ int status_main(int argc, char **argv) {
                 }
                 for (size_t i = 0; i < st.n_drift; i++)
                         printf("Drift:        %s\n", st.drift[i]);
+                for (size_t i = 0; st.ref_checked && i < st.n_ref_lines; i++)
+                        printf("%s%s\n", i == 0 ? "Reference:    " : "  ", st.ref_lines[i]);
         }
         printf("Open alerts:  %zu\n", open.n);
         for (size_t i = 0; i < open.n; i++) {

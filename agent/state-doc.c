@@ -47,6 +47,7 @@ void monitor_status_done(MonitorStatus *s) {
                 return;
         strv_free(s->reasons, s->n_reasons);
         strv_free(s->drift, s->n_drift);
+        strv_free(s->ref_lines, s->n_ref_lines);
         free(s->verifier);
         json_object_put(s->claims);
         *s = (MonitorStatus){};
@@ -143,9 +144,41 @@ static int add_strv(json_object *o, const char *key, char *const *v, size_t n) {
         return 0;
 }
 
+static int add_pcr_list(json_object *o, const char *key, uint32_t mask) {
+        json_object *pcrs = json_object_new_array();
+
+        if (json_add(o, key, pcrs) < 0)
+                return -ENOMEM;
+        for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+                if (mask & (UINT32_C(1) << i)) {
+                        json_object *n = json_object_new_int(i);
+
+                        if (!n || json_object_array_add(pcrs, n) < 0) {
+                                json_object_put(n);
+                                return -ENOMEM;
+                        }
+                }
+        return 0;
+}
+
+static int add_reference(json_object *o, const MonitorStatus *s) {
+        json_object *ref = json_object_new_object();
+        const char *src = drift_source_to_string(s->ref_source);
+
+        if (json_add(o, "reference", ref) < 0)
+                return -ENOMEM;
+        if ((src ? json_add_string(ref, "source", src) < 0
+                 : json_object_object_add(ref, "source", NULL) < 0) ||
+            add_time(ref, "time", src ? s->ref_time : 0) < 0 ||
+            add_pcr_list(ref, "pcrs", s->ref_changed) < 0 ||
+            add_strv(ref, "lines", s->ref_lines, s->n_ref_lines) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int monitor_status_to_json(const MonitorStatus *s, char **ret_text) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        json_object *drift, *pcrs;
+        json_object *drift;
         const char *text;
 
         if (!s || !ret_text || !state_verdict_to_string(s->verdict) || s->last_attempt < 0 ||
@@ -154,6 +187,16 @@ int monitor_status_to_json(const MonitorStatus *s, char **ret_text) {
             (s->verifier && !text_ok(s->verifier, STATE_URL_MAX)) ||
             (s->claims && !claims_ok(s->claims)) || (s->claims && s->token_expiry == 0))
                 return -EINVAL;
+        if (s->ref_checked &&
+            ((s->ref_source != _DRIFT_SOURCE_INVALID &&
+              (!drift_source_to_string(s->ref_source) || s->ref_source == DRIFT_SOURCE_BOOT ||
+               s->ref_time <= 0)) ||
+             (s->ref_source == _DRIFT_SOURCE_INVALID && s->ref_changed != 0) ||
+             (s->ref_changed >> TPM_PCR_COUNT) != 0 || s->n_ref_lines > STATE_REF_LINES_MAX))
+                return -EINVAL;
+        for (size_t i = 0; s->ref_checked && i < s->n_ref_lines; i++)
+                if (!text_ok(s->ref_lines[i], STATE_DRIFT_LINE_MAX))
+                        return -EINVAL;
         for (size_t i = 0; i < s->n_reasons; i++)
                 if (!text_ok(s->reasons[i], STATE_REASON_MAX))
                         return -EINVAL;
@@ -184,19 +227,10 @@ int monitor_status_to_json(const MonitorStatus *s, char **ret_text) {
         drift = json_object_new_object();
         if (json_add(o, "drift", drift) < 0)
                 return -ENOMEM;
-        pcrs = json_object_new_array();
-        if (json_add(drift, "pcrs", pcrs) < 0)
+        if (add_pcr_list(drift, "pcrs", s->drifted) < 0 ||
+            add_strv(drift, "lines", s->drift, s->n_drift) < 0)
                 return -ENOMEM;
-        for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
-                if (s->drifted & (UINT32_C(1) << i)) {
-                        json_object *n = json_object_new_int(i);
-
-                        if (!n || json_object_array_add(pcrs, n) < 0) {
-                                json_object_put(n);
-                                return -ENOMEM;
-                        }
-                }
-        if (add_strv(drift, "lines", s->drift, s->n_drift) < 0)
+        if (s->ref_checked && add_reference(o, s) < 0)
                 return -ENOMEM;
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -255,14 +289,85 @@ static int strict_strv(json_object *a, size_t max_n, size_t max_len, char ***ret
         return 0;
 }
 
+/* An array of distinct PCR indices into *ret; what is wrong with it, named by what. */
+static int strict_pcr_list(json_object *a, const char *what, uint32_t *ret, Diag *d) {
+        uint32_t mask = 0;
+
+        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) > TPM_PCR_COUNT)
+                return diag_set(d, -EBADMSG, "status: %s: not an array of PCR indices", what);
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *p = json_object_array_get_idx(a, i);
+                int64_t n;
+
+                if (!json_object_is_type(p, json_type_int) || (n = json_object_get_int64(p)) < 0 ||
+                    n >= TPM_PCR_COUNT || (mask & (UINT32_C(1) << n)))
+                        return diag_set(d, -EBADMSG,
+                                        "status: %s[%zu]: not a PCR index, or one twice", what, i);
+                mask |= UINT32_C(1) << n;
+        }
+        *ret = mask;
+        return 0;
+}
+
 /* The member key of o, which must be there (NULL value allowed). */
 static bool member(json_object *o, const char *key, json_object **ret) {
         return json_object_object_get_ex(o, key, ret);
 }
 
+/* "reference": what a denial was compared with, and what changed since. */
+static int strict_reference(json_object *v, MonitorStatus *s, Diag *d) {
+        static const char *const members[] = {"source", "time", "pcrs", "lines"};
+        char buf[DIAG_PRINTABLE_MAX + 4];
+        json_object *w;
+        const char *u;
+        int r;
+
+        if (!json_object_is_type(v, json_type_object))
+                return diag_set(d, -EBADMSG, "status: reference: not an object");
+        u = json_unknown_member(v, members, ELEMENTSOF(members));
+        if (u)
+                return diag_set(d, -EBADMSG, "status: reference: unknown member \"%s\"",
+                                diag_printable(u, strlen(u), buf));
+        if (!member(v, "source", &w))
+                return diag_set(d, -EBADMSG, "status: reference.source: missing");
+        s->ref_source = _DRIFT_SOURCE_INVALID;
+        if (w && (!json_object_is_type(w, json_type_string) ||
+                  (s->ref_source = drift_source_from_string(json_object_get_string(w))) < 0 ||
+                  s->ref_source == DRIFT_SOURCE_BOOT))
+                return diag_set(d, -EBADMSG,
+                                "status: reference.source: not null, \"enrollment\" or "
+                                "\"accepted\"");
+        if (!member(v, "time", &w) || strict_time(w, true, &s->ref_time) < 0 ||
+            (s->ref_time == 0) != (s->ref_source == _DRIFT_SOURCE_INVALID))
+                return diag_set(d, -EBADMSG,
+                                "status: reference.time: not a time YYYY-MM-DDTHH:MM:SSZ with "
+                                "a source, or null without");
+        if (!member(v, "pcrs", &w))
+                return diag_set(d, -EBADMSG, "status: reference.pcrs: missing");
+        r = strict_pcr_list(w, "reference.pcrs", &s->ref_changed, d);
+        if (r < 0)
+                return r;
+        if (s->ref_changed != 0 && s->ref_source == _DRIFT_SOURCE_INVALID)
+                return diag_set(d, -EBADMSG, "status: reference.pcrs: not empty without a source");
+        if (!member(v, "lines", &w))
+                return diag_set(d, -EBADMSG, "status: reference.lines: missing");
+        r = strict_strv(w, STATE_REF_LINES_MAX, STATE_DRIFT_LINE_MAX, &s->ref_lines,
+                        &s->n_ref_lines);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return diag_set(d, -EBADMSG,
+                                "status: reference.lines: not an array of at most %u lines",
+                                STATE_REF_LINES_MAX);
+        s->ref_checked = true;
+        return 0;
+}
+
 int monitor_status_parse(const char *text, size_t size, MonitorStatus *ret, Diag *d) {
-        static const char *const top[] = {"version", "last_attempt", "last_success", "verdict",
-                                          "reasons", "verifier",     "token",        "drift"};
+        /* Every member but the last must be there. */
+        static const char *const top[] = {"version", "last_attempt", "last_success",
+                                          "verdict", "reasons",      "verifier",
+                                          "token",   "drift",        "reference"};
         static const char *const token_members[] = {"expires", "claims"};
         static const char *const drift_members[] = {"pcrs", "lines"};
         _cleanup_(json_object_putp) json_object *o = NULL;
@@ -278,7 +383,7 @@ int monitor_status_parse(const char *text, size_t size, MonitorStatus *ret, Diag
                                  STATUS_VERSION, &o, d);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < ELEMENTSOF(top); i++)
+        for (size_t i = 0; i + 1 < ELEMENTSOF(top); i++)
                 if (!member(o, top[i], &v))
                         return diag_set(d, -EBADMSG, "status: %s: missing", top[i]);
         member(o, "last_attempt", &v);
@@ -344,21 +449,11 @@ int monitor_status_parse(const char *text, size_t size, MonitorStatus *ret, Diag
         if (u)
                 return diag_set(d, -EBADMSG, "status: drift: unknown member \"%s\"",
                                 diag_printable(u, strlen(u), buf));
-        if (!member(v, "pcrs", &w) || !json_object_is_type(w, json_type_array) ||
-            json_object_array_length(w) > TPM_PCR_COUNT)
-                return diag_set(d, -EBADMSG, "status: drift.pcrs: not an array of PCR indices");
-        for (size_t i = 0; i < json_object_array_length(w); i++) {
-                json_object *p = json_object_array_get_idx(w, i);
-                int64_t n;
-
-                if (!json_object_is_type(p, json_type_int) || (n = json_object_get_int64(p)) < 0 ||
-                    n >= TPM_PCR_COUNT || (s.drifted & (UINT32_C(1) << n)))
-                        return diag_set(d, -EBADMSG,
-                                        "status: drift.pcrs[%zu]: not a PCR index, "
-                                        "or one twice",
-                                        i);
-                s.drifted |= UINT32_C(1) << n;
-        }
+        if (!member(v, "pcrs", &w))
+                return diag_set(d, -EBADMSG, "status: drift.pcrs: missing");
+        r = strict_pcr_list(w, "drift.pcrs", &s.drifted, d);
+        if (r < 0)
+                return r;
         if (!member(v, "lines", &w))
                 return diag_set(d, -EBADMSG, "status: drift.lines: missing");
         r = strict_strv(w, STATE_DRIFT_LINES_MAX, STATE_DRIFT_LINE_MAX, &s.drift, &s.n_drift);
@@ -369,6 +464,11 @@ int monitor_status_parse(const char *text, size_t size, MonitorStatus *ret, Diag
                                 "status: drift.lines: not an array of at most %u "
                                 "lines",
                                 STATE_DRIFT_LINES_MAX);
+        if (member(o, "reference", &v)) {
+                r = strict_reference(v, &s, d);
+                if (r < 0)
+                        return r;
+        }
         *ret = s;
         s = (MonitorStatus){};
         return 0;

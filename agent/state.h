@@ -6,8 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/drift.h"
+
 struct Diag;
-struct DriftBaseline;
 struct json_object;
 
 /*
@@ -24,6 +25,17 @@ struct json_object;
  *   alerts.json     the open alert conditions (agent/alert.h)
  *   verifiers.json  the verifiers' health as the failover code serialises it, kept opaque here
  *   .lock           flock()ed by whoever changes alerts.json
+ *
+ * and, kept across boots, the known-good reference directory, /var/lib/cvm-agent by default
+ * (StateDirectory=; --reference-dir, and the --state-dir directory itself when that is given
+ * alone, so that a test or a second instance never touches the system's):
+ *
+ *   reference.json  the measurements of the last boot known to be good, in baseline.json's
+ *                   format (agent/drift.h): source "enrollment" when `cvm-agent enroll` got its
+ *                   key, "accepted" when the monitor saw a verifier permit an attestation of
+ *                   measurements that had not moved since. Mode 0644: measurements are no
+ *                   secret. Never written on a denial or on doubt; when the verifier denies,
+ *                   the monitor explains the denial by what changed since it.
  */
 
 #define STATE_DIR_DEFAULT    "/run/cvm-agent"
@@ -32,6 +44,9 @@ struct json_object;
 #define STATE_FILE_ALERTS    "alerts.json"
 #define STATE_FILE_VERIFIERS "verifiers.json"
 #define STATE_FILE_LOCK      ".lock"
+
+#define STATE_REFERENCE_DIR_DEFAULT "/var/lib/cvm-agent"
+#define STATE_FILE_REFERENCE        "reference.json"
 
 #define STATE_STATUS_MAX    (1024u * 1024u)
 #define STATE_VERIFIERS_MAX (1024u * 1024u)
@@ -59,6 +74,7 @@ StateVerdict state_verdict_from_string(const char *s);
 #define STATE_DRIFT_LINES_MAX 800u
 #define STATE_DRIFT_LINE_MAX  1024u
 #define STATE_URL_MAX         2048u
+#define STATE_REF_LINES_MAX   64u
 
 typedef struct MonitorStatus {
         int64_t last_attempt; /* Unix seconds; 0: never */
@@ -73,6 +89,14 @@ typedef struct MonitorStatus {
         uint32_t drifted;           /* PCRs that drifted from the baseline at the last look */
         char **drift;               /* that report's lines */
         size_t n_drift;
+        /* A denial explained: what changed since the known-good reference (reference.json). */
+        bool ref_checked;    /* the measurements were compared with it (the last attempt was
+                              * denied); the members below are meaningful only then */
+        DriftSource ref_source; /* _DRIFT_SOURCE_INVALID: there was no usable reference */
+        int64_t ref_time;    /* when it was recorded; 0 without one */
+        uint32_t ref_changed; /* PCRs that moved since */
+        char **ref_lines;    /* drift_reference_lines(): the first says what was compared */
+        size_t n_ref_lines;
 } MonitorStatus;
 
 /* Frees what s holds and zeroes it. Pure. */
@@ -120,8 +144,40 @@ int state_status_load(const char *dir, MonitorStatus *ret, struct Diag *d);
 
 /* [io] baseline.json (agent/drift.h). Load: -ENOENT when absent, the errors of
  * drift_baseline_parse. */
-int state_baseline_save(const char *dir, const struct DriftBaseline *b);
-int state_baseline_load(const char *dir, struct DriftBaseline **ret, struct Diag *d);
+int state_baseline_save(const char *dir, const DriftBaseline *b);
+int state_baseline_load(const char *dir, DriftBaseline **ret, struct Diag *d);
+
+/* ---- the known-good reference ([io], agent/state-reference.c) ---- */
+
+/* The reference directory: reference_dir when given, else state_dir when given, else
+ * STATE_REFERENCE_DIR_DEFAULT. */
+const char *state_reference_dir(const char *reference_dir, const char *state_dir);
+
+/* [io] reference.json in dir. Load: -ENOENT when absent, the errors of drift_baseline_parse
+ * (with a Diag naming the file). Save: creates dir (0755) when missing, writes atomically. */
+int state_reference_save(const char *dir, const DriftBaseline *b);
+int state_reference_load(const char *dir, DriftBaseline **ret, struct Diag *d);
+
+/*
+ * [io] The measurements now: the PCRs of every bank the TPM at tcti has (NULL: the default
+ * TCTI) into *ret, and the TCG event log at eventlog_path into *ret_log (a new buffer, NULL
+ * and 0 when it cannot be read: that is logged at debug level, not an error). -errno with a
+ * Diag when the TPM cannot be read.
+ */
+int state_measurements_read(const char *tcti, const char *eventlog_path, TpmPcrSet *ret,
+                            uint8_t **ret_log, size_t *ret_log_size, struct Diag *d);
+
+/*
+ * [io] Records pcrs and the event log (eventlog NULL and 0 when none; a log that does not
+ * parse is left out, the PCRs kept) as the reference in dir, as source at time, unless the
+ * reference there holds the same measurements already (then it keeps its source and time: when
+ * that state was first vouched for). A reference that cannot be read is replaced, except one of
+ * a newer version (-EPROTONOSUPPORT, kept). Returns 1 when written, 0 when kept; -errno with a
+ * Diag.
+ */
+int state_reference_record(const char *dir, DriftSource source, int64_t time,
+                           const TpmPcrSet *pcrs, const uint8_t *eventlog,
+                           size_t eventlog_size, struct Diag *d);
 
 /* [io] verifiers.json, opaque: text of at most STATE_VERIFIERS_MAX bytes, which the failover code
  * writes and parses. Load: -ENOENT when absent, -E2BIG. */

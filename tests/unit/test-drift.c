@@ -1037,6 +1037,145 @@ static void test_shared_pieces(void **state) {
         }
 }
 
+/* ---- the known-good reference ---- */
+
+static void lines_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* A denial explained: the reboot with another kernel command line, against the reference. */
+static void test_reference_lines(void **state) {
+        static const char cmd[] = "kernel_cmdline: /vmlinuz-6.8.0-1010-gcp root=PARTUUID="
+                                  "8270f3c9-b4e4-4345-80ee-5a62db7ebf3f ro init=/bin/sh";
+        _cleanup_(drift_baseline_freep) DriftBaseline *ref = NULL;
+        _cleanup_(drift_report_freep) DriftReport *r = NULL, *same = NULL;
+        TpmPcrSet pcrs;
+        char **v = NULL;
+        size_t n = 0, idx;
+        Diag d = {};
+        Loaded l, now;
+
+        assert_int_equal(drift_reference_lines(NULL, NULL, 8, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0], "no known-good reference: enroll or a permitted attestation "
+                                  "records one");
+        lines_free(v, n);
+        assert_int_equal(drift_reference_lines(NULL, NULL, 1, &v, &n), -EINVAL);
+
+        SKIP_WITHOUT_VECTORS();
+        l = load("eventlog/go-tpm-tools/ubuntu-2404-amd-sevsnp.bin");
+        pcrs = replay_all(l.log);
+        assert_int_equal(drift_baseline_new(DRIFT_SOURCE_ACCEPTED, T0, &pcrs, l.buf, l.size, &ref,
+                                            &d),
+                         0);
+        assert_int_equal(drift_reference_lines(ref, NULL, 8, &v, &n), -EINVAL);
+
+        same = compare_with(ref, &l);
+        assert_int_equal(drift_reference_lines(ref, same, 8, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(startswith(v[0], "nothing changed since the known-good reference of "
+                                     "2026-11-30T00:53:20Z (accepted): "));
+        lines_free(v, n);
+
+        idx = find_event(l.log, 8, EV_IPL, "kernel_cmdline", 14);
+        now = with_event(&l, idx, cmd, sizeof(cmd), cmd + 16, sizeof(cmd) - 17);
+        r = compare_with(ref, &now);
+        assert_int_equal(drift_reference_lines(ref, r, 8, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0], "changed since the known-good reference of "
+                                  "2026-11-30T00:53:20Z (accepted): PCR 8");
+        assert_true(startswith(v[1], "PCR 8: kernel command line changed: /vmlinuz-6.8.0-1010-gcp "));
+        assert_true(endswith(v[1], " -> /vmlinuz-6.8.0-1010-gcp root=PARTUUID="
+                                   "8270f3c9-b4e4-4345-80ee-5a62db7ebf3f ro init=/bin/sh"));
+        lines_free(v, n);
+        unload(&now);
+        unload(&l);
+}
+
+/* More lines than allowed: the first ones, then how many more. */
+static void test_reference_lines_capped(void **state) {
+        char *l7[] = {"PCR 7: a", "PCR 7: b", "PCR 7: c"}, *l9[] = {"PCR 9: d", "PCR 9: e"};
+        DriftPcr p[] = {{.pcr = 7, .lines = l7, .n_lines = 3}, {.pcr = 9, .lines = l9, .n_lines = 2}};
+        DriftReport rep = {.compared = 0xffffff, .drifted = (1u << 7) | (1u << 9), .pcrs = p,
+                           .n_pcrs = 2};
+        DriftBaseline ref = {.source = DRIFT_SOURCE_ENROLLMENT, .time = T0};
+        char **v = NULL;
+        size_t n = 0;
+
+        assert_int_equal(drift_reference_lines(&ref, &rep, 4, &v, &n), 0);
+        assert_int_equal(n, 4);
+        assert_string_equal(v[0], "changed since the known-good reference of "
+                                  "2026-11-30T00:53:20Z (enrollment): PCRs 7,9");
+        assert_string_equal(v[1], "PCR 7: a");
+        assert_string_equal(v[2], "PCR 7: b");
+        assert_string_equal(v[3], "... and 3 more lines");
+        lines_free(v, n);
+        /* Exactly as many as fit: no "more" line. */
+        assert_int_equal(drift_reference_lines(&ref, &rep, 6, &v, &n), 0);
+        assert_int_equal(n, 6);
+        assert_string_equal(v[5], "PCR 9: e");
+        lines_free(v, n);
+        assert_int_equal(drift_reference_lines(&ref, &rep, 5, &v, &n), 0);
+        assert_int_equal(n, 5);
+        assert_string_equal(v[4], "... and 2 more lines");
+        lines_free(v, n);
+        /* The log note follows the first line. */
+        (void) snprintf(rep.log_note, sizeof(rep.log_note), "no event log now");
+        assert_int_equal(drift_reference_lines(&ref, &rep, 6, &v, &n), 0);
+        assert_true(endswith(v[0], "PCRs 7,9; no event log now"));
+        lines_free(v, n);
+}
+
+/* Same measurements whatever the source and time; any PCR, bank or log byte makes them differ. */
+static void test_baseline_same(void **state) {
+        _cleanup_(drift_baseline_freep) DriftBaseline *a = NULL, *b = NULL, *c = NULL,
+                                                      *nolog = NULL, *moved = NULL,
+                                                      *back = NULL;
+        _cleanup_(freep) char *text = NULL;
+        TpmPcrSet pcrs, other;
+        Diag d = {};
+        Loaded l;
+
+        SKIP_WITHOUT_VECTORS();
+        l = load("eventlog/go-tpm-tools/ubuntu-2404-amd-sevsnp.bin");
+        pcrs = replay_all(l.log);
+        assert_int_equal(drift_baseline_new(DRIFT_SOURCE_ACCEPTED, T0, &pcrs, l.buf, l.size, &a, &d),
+                         0);
+        assert_int_equal(drift_baseline_new(DRIFT_SOURCE_ENROLLMENT, T0 + 60, &pcrs, l.buf, l.size,
+                                            &b, &d),
+                         0);
+        assert_true(drift_baseline_same(a, b));
+        assert_true(drift_baseline_same(b, a));
+        assert_int_equal(drift_baseline_new(DRIFT_SOURCE_ACCEPTED, T0, &pcrs, NULL, 0, &nolog, &d),
+                         0);
+        assert_false(drift_baseline_same(a, nolog));
+        other = pcrs;
+        other.banks[1].value[8][0] ^= 1;
+        assert_int_equal(drift_baseline_new(DRIFT_SOURCE_ACCEPTED, T0, &other, l.buf, l.size,
+                                            &moved, &d),
+                         0);
+        assert_false(drift_baseline_same(a, moved));
+        other = pcrs;
+        other.n_banks = 2;
+        assert_int_equal(drift_baseline_new(DRIFT_SOURCE_ACCEPTED, T0, &other, l.buf, l.size, &c,
+                                            &d),
+                         0);
+        assert_false(drift_baseline_same(a, c));
+        assert_false(drift_baseline_same(a, NULL));
+
+        /* "accepted" is written and read back. */
+        assert_int_equal(drift_baseline_to_json(a, &text), 0);
+        assert_non_null(strstr(text, "\"source\":\"accepted\""));
+        assert_int_equal(drift_baseline_parse(text, strlen(text), &back, &d), 0);
+        assert_int_equal(back->source, DRIFT_SOURCE_ACCEPTED);
+        assert_true(drift_baseline_same(a, back));
+        assert_string_equal(drift_source_to_string(DRIFT_SOURCE_ACCEPTED), "accepted");
+        assert_int_equal(drift_source_from_string("accepted"), DRIFT_SOURCE_ACCEPTED);
+        unload(&l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_real_logs),
@@ -1056,6 +1195,9 @@ int main(void) {
                 cmocka_unit_test(test_baseline_new_refuses),
                 cmocka_unit_test(test_pcr_list),
                 cmocka_unit_test(test_shared_pieces),
+                cmocka_unit_test(test_reference_lines),
+                cmocka_unit_test(test_reference_lines_capped),
+                cmocka_unit_test(test_baseline_same),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
