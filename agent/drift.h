@@ -34,7 +34,9 @@ struct json_object;
  * or, when the log's entries for the PCR are the same as the baseline's and the PCR moved anyway,
  * "PCR 4: extended outside the event log". A PCR whose value did not move but whose log entries
  * did is reported too ("the event log changed but the PCR did not"): the log no longer describes
- * the PCR. Event identity is the type, every digest and the data; entries are matched by a
+ * the PCR. Event identity is the type and every digest (not the data: an image load event's
+ * holds the load address, which its digest does not cover and which moves from boot to boot);
+ * entries are matched by a
  * longest common subsequence per PCR, so an insertion reads as one added entry, and an added and
  * a removed entry of the same thing (the same variable, the same boot application path, the
  * kernel command line) read as one change.

@@ -23,6 +23,7 @@
 #include "agent/passphrase.h"
 #include "agent/state.h"
 #include "agent/unlock-key.h"
+#include "common/conf.h"
 #include "common/diag.h"
 #include "common/exit-code.h"
 #include "common/log.h"
@@ -73,6 +74,7 @@ static void enroll_help(void) {
 static void unlock_help(void) {
         printf("Usage: cvm-agent unlock DEVICE|--all [--name NAME] [--check] [--verifier URL]...\n"
                "                        [--token ID] [--vcek-chain FILE] [--ca-file FILE]\n"
+               "                        [--deadline SPAN]\n"
                "\n"
                "For each \"cvm-agent\" token of DEVICE (or of every LUKS2 device with --all):\n"
                "attests, gets the key, unwraps it in the TPM and opens the volume as\n"
@@ -85,6 +87,8 @@ static void unlock_help(void) {
                "  --ca-file FILE   TLS roots for the services (default: the system's)\n"
                "  --config FILE    the agent's configuration (default /etc/cvm-agent/agent.conf\n"
                "                   and agent.conf.d/): TPM, TLS, timeouts, BootDeadline=\n"
+               "  --deadline SPAN  give up SPAN from now instead of BootDeadline= (\"20s\": what\n"
+               "                   is left of a boot deadline the caller started earlier)\n"
                "\n"
                "Verifiers are tried in order, each round of them after a backoff, until\n"
                "BootDeadline= (default 90 s); then the volume is left for the passphrase prompt.\n"
@@ -404,7 +408,7 @@ static int unlock_device(const char *device, const LuksTokenList *list, int only
 
 int unlock_main(int argc, char **argv) {
         enum { ARG_ALL = 0x100, ARG_NAME, ARG_CHECK, ARG_VERIFIER, ARG_TOKEN, ARG_VCEK_CHAIN,
-               ARG_CA_FILE, ARG_CONFIG };
+               ARG_CA_FILE, ARG_CONFIG, ARG_DEADLINE };
         static const struct option options[] = {
                 { "all", no_argument, NULL, ARG_ALL },
                 { "name", required_argument, NULL, ARG_NAME },
@@ -414,11 +418,13 @@ int unlock_main(int argc, char **argv) {
                 { "vcek-chain", required_argument, NULL, ARG_VCEK_CHAIN },
                 { "ca-file", required_argument, NULL, ARG_CA_FILE },
                 { "config", required_argument, NULL, ARG_CONFIG },
+                { "deadline", required_argument, NULL, ARG_DEADLINE },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         _cleanup_(agent_config_done) AgentConfig conf = {};
         const char *config = NULL, *vcek_chain = NULL, *ca_file = NULL;
+        uint64_t deadline = 0;
         char *verifiers[UNLOCK_VERIFIERS_MAX];
         size_t n_verifiers = 0;
         const char *name = NULL;
@@ -473,6 +479,13 @@ int unlock_main(int argc, char **argv) {
                 case ARG_CONFIG:
                         config = optarg;
                         break;
+                case ARG_DEADLINE:
+                        /* The same bounds as BootDeadline=. */
+                        if (conf_parse_timespan(optarg, &deadline) < 0 ||
+                            deadline < UINT64_C(1000000) || deadline > UINT64_C(3600000000))
+                                return log_error("--deadline: '%s' is not a time span from 1 s "
+                                                 "to 1 h", optarg), EXIT_USAGE;
+                        break;
                 case 'h':
                         unlock_help();
                         return EXIT_OK;
@@ -488,8 +501,9 @@ int unlock_main(int argc, char **argv) {
         unlock_source_from_config(&local, &conf);
         local.vcek_chain = vcek_chain ?: local.vcek_chain;
         local.ca_file = ca_file ?: local.ca_file;
-        /* The boot path gives up at BootDeadline=, then the passphrase prompt follows. */
-        local.deadline_usec = boottime_usec() + conf.boot_deadline_usec;
+        /* The boot path gives up at BootDeadline= (or --deadline), then the passphrase prompt
+         * follows. */
+        local.deadline_usec = boottime_usec() + (deadline ?: conf.boot_deadline_usec);
 
         if (!all) {
                 LuksTokenList list = {};

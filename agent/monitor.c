@@ -313,8 +313,8 @@ static int check_drift(Monitor *m, Cycle *c) {
 
 /* ---- the known-good reference ---- */
 
-/* What changed since the known-good reference, into the status (ref_*) and the denial's
- * fields; lines as drift_reference_lines gives them. */
+/* What changed since the known-good reference in the PCRs the quote covers, into the status
+ * (ref_*) and the denial's fields; lines as drift_reference_lines gives them. */
 static int explain_denial(Monitor *m, Cycle *c, char *fields[static CONDITION_FIELDS_MAX],
                           size_t *ret_n_fields) {
         _cleanup_(drift_baseline_freep) DriftBaseline *ref = NULL;
@@ -349,7 +349,14 @@ static int explain_denial(Monitor *m, Cycle *c, char *fields[static CONDITION_FI
                 return 0;
         }
         if (r >= 0) {
-                r = drift_compare(ref, &c->pcrs, c->log, c->log_size, &rep);
+                /* Only the PCRs the verifier judged, those the quote covers (PCRs=): the others
+                 * explain nothing about its verdict, and some move at every boot without the
+                 * firmware's log saying why (PCR 10: IMA's boot aggregate). */
+                TpmPcrSet judged = c->pcrs;
+
+                for (size_t b = 0; b < judged.n_banks; b++)
+                        judged.banks[b].mask &= m->conf.pcr_mask;
+                r = drift_compare(ref, &judged, c->log, c->log_size, &rep);
                 if (r < 0)
                         return r;
                 s->ref_source = ref->source;
@@ -727,7 +734,7 @@ static int keys_setup(Monitor *m, char *const *override, size_t n_override) {
         int r;
 
         r = issuer_key_cache_new(n_override ? override : m->urls, n_override ?: m->n_urls, 60,
-                                 &m->keys, &d);
+                                 m->conf.ca_file, &m->keys, &d);
         if (r < 0)
                 return log_error("Verifier URLs: %s", diag_text(&d, strerror(-r))), EXIT_USAGE;
         return EXIT_OK;

@@ -76,8 +76,13 @@ bool url_acceptable(const char *url) {
 
 /* [io] GET url into *ret (NUL-terminated), requiring status 200. Network failures and other
  * statuses are -EHOSTUNREACH & co. (exit 6), with a Diag naming the URL. */
-static int fetch(const char *url, size_t max_size, HttpResponse *ret, Diag *d) {
-        HttpOptions o = { .timeout_ms = ISSUER_FETCH_TIMEOUT_MS, .max_body = max_size };
+static int fetch(const char *url, const char *ca_file, size_t max_size, HttpResponse *ret,
+                 Diag *d) {
+        HttpOptions o = {
+                .timeout_ms = ISSUER_FETCH_TIMEOUT_MS,
+                .max_body = max_size,
+                .ca_file = ca_file,
+        };
         HttpResponse resp = {};
         int r;
 
@@ -99,7 +104,8 @@ static int fetch(const char *url, size_t max_size, HttpResponse *ret, Diag *d) {
  * exit 6), -EBADMSG (malformed metadata or JWKS), -EXDEV (metadata of another issuer, keys on
  * another origin).
  */
-int issuer_keys_fetch(const char *issuer, JwsKeySet **ret, char **ret_jwks_uri, Diag *d) {
+int issuer_keys_fetch(const char *issuer, const char *ca_file, JwsKeySet **ret,
+                      char **ret_jwks_uri, Diag *d) {
         _cleanup_(json_object_putp) json_object *meta = NULL;
         _cleanup_(freep) char *url = NULL, *jwks_uri = NULL;
         HttpResponse resp = {};
@@ -111,7 +117,7 @@ int issuer_keys_fetch(const char *issuer, JwsKeySet **ret, char **ret_jwks_uri, 
         if (asprintf(&url, "%.*s/.well-known/openid-configuration",
                      (int) MIN(url_trimmed_len(issuer), (size_t) INT_MAX), issuer) < 0)
                 return -ENOMEM;
-        r = fetch(url, ISSUER_OIDC_MAX_SIZE, &resp, d);
+        r = fetch(url, ca_file, ISSUER_OIDC_MAX_SIZE, &resp, d);
         if (r == -EFBIG)
                 return diag_set(d, -EBADMSG, "%s: larger than %u bytes", url, ISSUER_OIDC_MAX_SIZE);
         if (r < 0)
@@ -137,7 +143,7 @@ int issuer_keys_fetch(const char *issuer, JwsKeySet **ret, char **ret_jwks_uri, 
         if (!jwks_uri)
                 return -ENOMEM;
 
-        r = fetch(jwks_uri, JWKS_MAX_SIZE, &resp, d);
+        r = fetch(jwks_uri, ca_file, JWKS_MAX_SIZE, &resp, d);
         if (r == -EFBIG)
                 return diag_set(d, -E2BIG, "%s: larger than %u bytes", jwks_uri, JWKS_MAX_SIZE);
         if (r < 0)
@@ -163,6 +169,7 @@ struct IssuerKeyCache {
         IssuerKeys *issuers;
         size_t n;
         unsigned refresh_sec;
+        char *ca_file; /* NULL: the system's roots */
 };
 
 IssuerKeyCache *issuer_key_cache_free(IssuerKeyCache *c) {
@@ -174,17 +181,20 @@ IssuerKeyCache *issuer_key_cache_free(IssuerKeyCache *c) {
                 pthread_mutex_destroy(&c->issuers[i].lock);
         }
         free(c->issuers);
+        free(c->ca_file);
         free(c);
         return NULL;
 }
 
 int issuer_key_cache_new(char *const *issuers, size_t n, unsigned refresh_sec,
-                         IssuerKeyCache **ret, Diag *d) {
+                         const char *ca_file, IssuerKeyCache **ret, Diag *d) {
         _cleanup_(issuer_key_cache_freep) IssuerKeyCache *c = calloc(1, sizeof(*c));
 
         if (!c)
                 return -ENOMEM;
         c->refresh_sec = refresh_sec;
+        if (ca_file && !(c->ca_file = strdup(ca_file)))
+                return -ENOMEM;
         if (n > 0 && !(c->issuers = calloc(n, sizeof(*c->issuers))))
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
@@ -230,7 +240,7 @@ int issuer_key_cache_verify(IssuerKeyCache *c, const Jws *j, const JwsVerifyOpti
 
                 ik->tried = true;
                 ik->fetched_sec = now_sec;
-                fetch_r = issuer_keys_fetch(ik->issuer, &fresh, &uri, &fetch_diag);
+                fetch_r = issuer_keys_fetch(ik->issuer, c->ca_file, &fresh, &uri, &fetch_diag);
                 if (fetch_r >= 0) {
                         jws_key_set_free(ik->keys);
                         ik->keys = fresh;

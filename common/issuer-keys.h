@@ -37,12 +37,13 @@ bool url_acceptable(const char *url);
 
 /*
  * Fetches issuer's keys: *ret a new key set (jws_key_set_free), *ret_jwks_uri (free(), may be
- * NULL) the JWKS URL it came from. Network failures and statuses other than 200: -EIO & co. with
+ * NULL) the JWKS URL it came from. ca_file: the PEM roots to verify the issuer's TLS
+ * certificate with; NULL for the system's. Network failures and statuses other than 200: -EIO & co. with
  * a Diag naming the URL; -EBADMSG malformed metadata or JWKS, -E2BIG a JWKS over JWKS_MAX_SIZE,
  * -EXDEV metadata of another issuer or a jwks_uri on another origin. Never logs.
  */
-int issuer_keys_fetch(const char *issuer, struct JwsKeySet **ret, char **ret_jwks_uri,
-                      struct Diag *d);
+int issuer_keys_fetch(const char *issuer, const char *ca_file, struct JwsKeySet **ret,
+                      char **ret_jwks_uri, struct Diag *d);
 
 /*
  * The keys of a fixed list of trusted issuers, fetched on first use and kept. A token whose kid
@@ -52,9 +53,10 @@ int issuer_keys_fetch(const char *issuer, struct JwsKeySet **ret, char **ret_jwk
  */
 typedef struct IssuerKeyCache IssuerKeyCache;
 
-/* A cache for n issuers (copied; each must be url_acceptable(), else -EINVAL with a Diag). */
+/* A cache for n issuers (copied; each must be url_acceptable(), else -EINVAL with a Diag), whose
+ * TLS certificates are verified with ca_file (copied; NULL: the system's roots). */
 int issuer_key_cache_new(char *const *issuers, size_t n, unsigned refresh_sec,
-                         IssuerKeyCache **ret, struct Diag *d);
+                         const char *ca_file, IssuerKeyCache **ret, struct Diag *d);
 IssuerKeyCache *issuer_key_cache_free(IssuerKeyCache *c);
 DEFINE_CLEANUP_FUNC(IssuerKeyCache *, issuer_key_cache_free);
 /* Whether iss is one of the cache's issuers (url_same). NULL-safe. */

@@ -252,7 +252,7 @@ int check_token_main(int argc, char **argv) {
 
                 r = http_global_init();
                 if (r >= 0)
-                        r = issuer_keys_fetch(issuer, &keys, &jwks_uri, &inner);
+                        r = issuer_keys_fetch(issuer, NULL, &keys, &jwks_uri, &inner);
                 if (r < 0) {
                         unavailable = exit_code_from_errno(r) == EXIT_UNAVAILABLE ||
                                       r == -EPROTO;

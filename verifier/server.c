@@ -1979,7 +1979,7 @@ static int key_release_setup(Server *s, const char *store_dir, const char *maste
                 return r == -EKEYREJECTED ? EXIT_VERIFY : r == -ENOMEM ? EXIT_INTERNAL
                                                                        : EXIT_UNAVAILABLE;
         }
-        r = issuer_key_cache_new(issuers, n_issuers, refresh, &s->issuers, &d);
+        r = issuer_key_cache_new(issuers, n_issuers, refresh, NULL, &s->issuers, &d);
         if (r < 0) {
                 log_error("[KeyRelease] TrustedIssuer=: %s", diag_text(&d, strerror(-r)));
                 return r == -ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;

@@ -89,6 +89,10 @@ for _ in $(seq 200); do [ -s "$tmp/hook.port" ] && break; sleep 0.05; done
 [Verifier]
 URL=$url
 Timeout=5s
+[TPM]
+# The quote covers GRUB's PCRs too (8: its commands and the kernel command line), which this
+# test changes: a denial is explained in the PCRs the verifier judged.
+PCRs=0-9
 [Alert]
 Webhook=http://127.0.0.1:$(cat "$tmp/hook.port")/alerts
 CONF

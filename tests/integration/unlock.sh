@@ -93,7 +93,8 @@ header_sum() { head -c 16M "$tmp/disk.img" | sha256sum | cut -d' ' -f1; }
 
 # Enroll.
 "$AGENT" enroll "$tmp/disk.img" --verifier "$main" --key-release "$main/keys/disk" --key disk \
-        --passphrase-file "$tmp/pass" --header-backup "$tmp/backup.img" >"$tmp/out" 2>"$tmp/err"
+        --passphrase-file "$tmp/pass" --header-backup "$tmp/backup.img" --reference-dir "$tmp/lib" \
+        >"$tmp/out" 2>"$tmp/err"
 rc=$?
 [ $rc -eq 0 ] && grep -q '^keyslot 1 token 0$' "$tmp/out" && [ -s "$tmp/backup.img" ] &&
         ok "enroll: keyslot 1, token 0, header backed up" ||
@@ -154,7 +155,8 @@ fi
 for enc in CKM_RSA_AES_KEY_WRAP RSA_AES_KEY_WRAP_384; do
         "$AGENT" enroll "$tmp/disk.img" --verifier "$main" --key-release "$main/keys/disk" \
                 --key disk --enc $enc --passphrase-file "$tmp/pass" \
-                --header-backup "$tmp/backup-$enc.img" >"$tmp/out" 2>"$tmp/err"
+                --header-backup "$tmp/backup-$enc.img" --reference-dir "$tmp/lib" \
+                >"$tmp/out" 2>"$tmp/err"
         rc=$?
         tok=$(sed -n 's/^keyslot [0-9]* token \([0-9]*\)$/\1/p' "$tmp/out")
         if [ $rc -ne 0 ] || [ -z "$tok" ]; then
@@ -254,6 +256,18 @@ rounds=$(grep -c 'waiting before the next round' "$tmp/err")
 [ "$elapsed_ms" -ge 2500 ] && [ "$elapsed_ms" -lt 8000 ] && [ "$rounds" -ge 2 ] &&
         ok "BootDeadline=3s: gave up after $elapsed_ms ms and $rounds backoffs" ||
         not_ok "the boot deadline" "$elapsed_ms ms, $rounds backoffs"
+# --deadline (what is left of a deadline the caller started, the initrd's) goes before it.
+t0=$(date +%s%N)
+expect_locked "verifier down, --deadline 1s" 6 "no verifier answered" \
+        --verifier http://127.0.0.1:9 --config "$tmp/agent.conf" --deadline 1s
+elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$elapsed_ms" -ge 800 ] && [ "$elapsed_ms" -lt 2500 ] &&
+        ok "--deadline 1s: gave up after $elapsed_ms ms (BootDeadline=3s)" ||
+        not_ok "--deadline" "$elapsed_ms ms"
+"$AGENT" unlock "$tmp/disk.img" --check --deadline 0 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q -- "--deadline: '0' is not a time span" "$tmp/err" &&
+        ok "--deadline 0: usage error (exit 2)" || not_ok "--deadline 0" "exit $rc" "$(one_line "$tmp/err")"
 "$AGENT" unlock "$tmp/disk.img" --check --verifier http://127.0.0.1:9 --verifier "$main" \
         --config "$tmp/agent.conf" >"$tmp/out" 2>"$tmp/err"
 rc=$?

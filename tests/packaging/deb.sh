@@ -19,6 +19,7 @@
 #  - where mmdebstrap is installed (and CVM_DEB_CHROOT is not 0): a fresh Debian 12 system
 #    (packages from the Debian mirror) installs both with apt-get, its dependencies resolve,
 #    the programs run, the user is made and no unit is enabled.
+# CVM_DEB_OUTDIR=DIR keeps a copy of the packages built in DIR (for `make check-vm CVM_VM_DEBS=DIR`).
 # Exit 0 pass, 1 fail, 77 skip (not root, no dpkg-buildpackage, debhelper or lintian, build
 # dependencies missing, or the packages already installed here), 99 setup error.
 set -u
@@ -98,6 +99,10 @@ agent_deb=$(ls "$tmp"/out/cvm-agent_*_*.deb 2>/dev/null)
 verifier_deb=$(ls "$tmp"/out/cvm-verifier_*_*.deb 2>/dev/null)
 if [ -f "$agent_deb" ] && [ -f "$verifier_deb" ]; then
         ok "packaging/build-deb builds cvm-agent and cvm-verifier"
+        if [ -n "${CVM_DEB_OUTDIR-}" ]; then
+                mkdir -p "$CVM_DEB_OUTDIR" && rm -f "$CVM_DEB_OUTDIR"/*.deb &&
+                        cp "$tmp"/out/*.deb "$CVM_DEB_OUTDIR/"
+        fi
 else
         not_ok "packaging/build-deb builds cvm-agent and cvm-verifier" "$(ls "$tmp/out")"
         finish
