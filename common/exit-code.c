@@ -36,6 +36,9 @@ int exit_code_from_errno(int r) {
         case EHOSTUNREACH:
         case ENETUNREACH:
         case EOPNOTSUPP:
+        /* A server that could not be talked to: TLS (its certificate, the handshake) or the
+         * transport failed after connecting (common/http.c). */
+        case EPROTO:
                 return EXIT_UNAVAILABLE;
         default:
                 return EXIT_INTERNAL;
