@@ -41,17 +41,7 @@ int state_reference_save(const char *dir, const DriftBaseline *b) {
 }
 
 int state_reference_load(const char *dir, DriftBaseline **ret, Diag *d) {
-        _cleanup_(freep) char *text = NULL;
-        size_t size;
-        int r;
-
-        r = state_read_file(dir, STATE_FILE_REFERENCE, DRIFT_BASELINE_MAX, &text, &size);
-        if (r < 0)
-                return diag_set(d, r, "%s/%s: %s", dir, STATE_FILE_REFERENCE, strerror(-r));
-        r = drift_baseline_parse(text, size, ret, d);
-        if (r < 0)
-                return diag_prefix(d, r, "%s/%s", dir, STATE_FILE_REFERENCE);
-        return 0;
+        return state_baseline_file_load(dir, STATE_FILE_REFERENCE, ret, d);
 }
 
 int state_measurements_read(const char *tcti, const char *eventlog_path, TpmPcrSet *ret,

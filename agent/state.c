@@ -157,18 +157,22 @@ int state_baseline_save(const char *dir, const DriftBaseline *b) {
         return state_write_file(dir, STATE_FILE_BASELINE, text, strlen(text));
 }
 
-int state_baseline_load(const char *dir, DriftBaseline **ret, Diag *d) {
+int state_baseline_file_load(const char *dir, const char *file, DriftBaseline **ret, Diag *d) {
         _cleanup_(freep) char *text = NULL;
         size_t size;
         int r;
 
-        r = state_read_file(dir, STATE_FILE_BASELINE, DRIFT_BASELINE_MAX, &text, &size);
+        r = state_read_file(dir, file, DRIFT_BASELINE_MAX, &text, &size);
         if (r < 0)
-                return diag_set(d, r, "%s/%s: %s", dir, STATE_FILE_BASELINE, strerror(-r));
+                return diag_set(d, r, "%s/%s: %s", dir, file, strerror(-r));
         r = drift_baseline_parse(text, size, ret, d);
         if (r < 0)
-                return diag_prefix(d, r, "%s/%s", dir, STATE_FILE_BASELINE);
+                return diag_prefix(d, r, "%s/%s", dir, file);
         return 0;
+}
+
+int state_baseline_load(const char *dir, DriftBaseline **ret, Diag *d) {
+        return state_baseline_file_load(dir, STATE_FILE_BASELINE, ret, d);
 }
 
 int state_verifiers_save(const char *dir, const char *text, size_t size) {

@@ -146,6 +146,9 @@ int state_status_load(const char *dir, MonitorStatus *ret, struct Diag *d);
  * drift_baseline_parse. */
 int state_baseline_save(const char *dir, const DriftBaseline *b);
 int state_baseline_load(const char *dir, DriftBaseline **ret, struct Diag *d);
+/* [io] A file of the baseline's format in dir (baseline.json, reference.json), the same way. */
+int state_baseline_file_load(const char *dir, const char *file, DriftBaseline **ret,
+                             struct Diag *d);
 
 /* ---- the known-good reference ([io], agent/state-reference.c) ---- */
 

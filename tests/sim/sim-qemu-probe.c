@@ -39,29 +39,6 @@ static void step(bool ok, const char *what) {
                 failures++;
 }
 
-static int connect_unix(const char *path, int *ret_fd) {
-        const struct timeval tv = {.tv_sec = 30};
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, strlen(path));
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int r = -errno;
-
-                close(fd);
-                return r;
-        }
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        *ret_fd = fd;
-        return 0;
-}
-
 static void put_be32(uint8_t *p, uint32_t v) {
         p[0] = (uint8_t) (v >> 24);
         p[1] = (uint8_t) (v >> 16);
@@ -135,7 +112,7 @@ static void probe_refusal(const char *path) {
         uint8_t caps[8];
         int r;
 
-        r = connect_unix(path, &sock);
+        r = sim_connect_unix(path, 30, &sock);
         if (r < 0) {
                 step(false, "connect to the proxy");
                 return;
@@ -157,7 +134,7 @@ int main(int argc, char **argv) {
         }
         probe_refusal(argv[1]);
 
-        r = connect_unix(argv[1], &sock);
+        r = sim_connect_unix(argv[1], 30, &sock);
         step(r >= 0, "QEMU's chardev connects to the proxy");
         if (r < 0)
                 return 1;

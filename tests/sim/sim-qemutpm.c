@@ -361,27 +361,6 @@ static int ctrl_from_swtpm(Session *s) {
         return 0;
 }
 
-static int connect_unix(const char *path, int *ret_fd) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, strlen(path));
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int r = -errno;
-
-                (void) close(fd);
-                return r;
-        }
-        set_timeouts(fd);
-        *ret_fd = fd;
-        return 0;
-}
-
 static int listen_unix(const char *path, int *ret_fd) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct stat st;
@@ -524,7 +503,7 @@ int sim_qemutpm_run(SimDaemon *d, const char *listen_path, const char *swtpm_ctr
                         continue;
                 }
                 set_timeouts(s.qemu_ctrl);
-                r = connect_unix(swtpm_ctrl_path, &s.swtpm_ctrl);
+                r = sim_connect_unix(swtpm_ctrl_path, IO_TIMEOUT_MS / 1000, &s.swtpm_ctrl);
                 if (r < 0)
                         sim_log_errno(r, "Cannot connect to swtpm's control socket %s",
                                       swtpm_ctrl_path);

@@ -3,7 +3,12 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "tests/sim/sim-util.h"
 
@@ -41,6 +46,29 @@ int sim_path_join(char *buf, size_t size, const char *dir, const char *name) {
 
         if (n < 0 || (size_t) n >= size)
                 return -ENAMETOOLONG;
+        return 0;
+}
+
+int sim_connect_unix(const char *path, unsigned timeout_sec, int *ret_fd) {
+        const struct timeval tv = {.tv_sec = (time_t) timeout_sec};
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, strlen(path));
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int r = -errno;
+
+                (void) close(fd);
+                return r;
+        }
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        *ret_fd = fd;
         return 0;
 }
 

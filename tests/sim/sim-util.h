@@ -44,4 +44,7 @@ bool sim_file_exists(const char *path);
 
 /* Full-length read/write on a blocking fd; -EPIPE on a short read at EOF. */
 int sim_read_full(int fd, void *buf, size_t size);
+/* A stream connection to the unix socket at path, with send and receive timeouts of
+ * timeout_sec; -ENAMETOOLONG for a path that does not fit, -errno. */
+int sim_connect_unix(const char *path, unsigned timeout_sec, int *ret_fd);
 int sim_write_full(int fd, const void *buf, size_t size);
