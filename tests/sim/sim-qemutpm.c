@@ -361,22 +361,31 @@ static int ctrl_from_swtpm(Session *s) {
         return 0;
 }
 
+/* Listens on path. The socket is bound under path + ".new" and renamed to path once it listens,
+ * so that whoever waits for path to appear (QEMU's starter, the tests) never connects before
+ * listen() and gets ECONNREFUSED. A path too long for the suffix is bound directly. */
 static int listen_unix(const char *path, int *ret_fd) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        bool staged = strlen(path) + strlen(".new") < sizeof(sa.sun_path);
         struct stat st;
         int fd, r;
 
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, strlen(path));
+        (void) snprintf(sa.sun_path, sizeof(sa.sun_path), "%s%s", path, staged ? ".new" : "");
         /* a socket left by an earlier run goes; anything else stays and bind() fails */
         if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
                 (void) unlink(path);
+        if (staged && lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+                (void) unlink(sa.sun_path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0 ||
+            (staged && rename(sa.sun_path, path) < 0)) {
                 r = -errno;
+                if (staged)
+                        (void) unlink(sa.sun_path);
                 (void) close(fd);
                 return r;
         }

@@ -116,10 +116,16 @@ for i in $(seq 250); do
         sleep 0.02
 done
 check "swtpm ended after CMD_SHUTDOWN" eval '! kill -0 $swtpm_pid 2>/dev/null'
+kill $swtpm_pid 2>/dev/null # still there when the probe failed: no wait forever
 wait $swtpm_pid 2>/dev/null
 swtpm_pid=
 
 kill -TERM $simd_pid
+for i in $(seq 250); do
+        kill -0 $simd_pid 2>/dev/null || break
+        sleep 0.02
+done
+kill -KILL $simd_pid 2>/dev/null # a proxy that ignores SIGTERM fails below, and is not waited for forever
 wait $simd_pid
 rc=$?
 simd_pid=
