@@ -194,6 +194,16 @@ while [ $# -gt 0 ]; do [ "$1" = --name ] && name=$2; shift; done
 touch "/run/dm-$name"
 EOF
 chmod 755 "$D$agent"
+# The stand-in cryptsetup: a LUKS2 header's JSON, with a cvm-agent token unless told otherwise.
+mkdir -p "$D/sbin"
+cat >"$D/sbin/cryptsetup" <<'EOF'
+#!/bin/sh
+[ "$1" = luksDump ] && [ "$2" = --dump-json-metadata ] || exit 1
+type=cvm-agent
+[ -e "/run/notoken-${3##*/resolved-}" ] && type=systemd-tpm2
+printf '{\n  "tokens":{\n    "0":{\n      "type":"%s",\n      "keyslots":["1"]\n    }\n  }\n}\n' "$type"
+EOF
+chmod 755 "$D/sbin/cryptsetup"
 # initramfs-tools' functions the script uses; configure_networking as ipconfig leaves it.
 cat >"$D/scripts/functions" <<'EOF'
 wait_for_udev() { :; }
@@ -263,6 +273,21 @@ for frag in "root: opened" "home: not opened (exit 6); the passphrase prompt fol
                 not_ok "local-top does not say: $frag" "$(cat "$tmp/lt.out")"
         fi
 done
+# A volume whose header has no cvm-agent token (not enrolled yet): no agent, and no network for
+# it; the other volume still gets both.
+run_localtop notoken-vda3
+if [ "$(cat "$D/run/agent.args" 2>/dev/null)" = "unlock /dev/resolved-vdd --name home --deadline 125s" ] &&
+   grep -qF "cvm-agent: root: no cvm-agent token on /dev/resolved-vda3 (not enrolled)" "$tmp/lt.out"; then
+        ok "local-top: a header without a cvm-agent token goes to the passphrase at once"
+else
+        not_ok "local-top: no token" "$(cat "$D/run/agent.args" 2>&1)" "$(cat "$tmp/lt.out")"
+fi
+run_localtop notoken-vda3 notoken-vdd
+if [ ! -e "$D/run/agent.args" ] && [ ! -e "$D/run/net.calls" ]; then
+        ok "local-top: no volume enrolled: neither the network nor the agent"
+else
+        not_ok "local-top: nothing enrolled" "$(cat "$D/run/agent.args" "$D/run/net.calls" 2>&1)"
+fi
 # The network outlives a 2 s deadline: no agent at all, and no wait beyond it.
 cp "$D/conf/cvm-agent.conf" "$tmp/deadline.conf"
 echo CVM_AGENT_DEADLINE=2 >"$D/conf/cvm-agent.conf"
