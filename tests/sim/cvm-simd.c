@@ -392,6 +392,22 @@ static int write_port_file(const char *dir, uint16_t port) {
         return sim_write_file_atomic(path, text, strlen(text), 0644);
 }
 
+/* What serve and qemu-tpm both start from: DIR resolved into dir (PATH_MAX), its platform.conf
+ * read (a broken one fails early), and the daemon's report id. */
+static int daemon_prepare(const Options *o, SimDaemon *d, char *dir, SimPlatform *p) {
+        int r;
+
+        if (!realpath(o->dir, dir))
+                return sim_log_errno(-errno, "Cannot resolve %s", o->dir);
+        d->dir = dir;
+        r = sim_platform_load(dir, p);
+        if (r < 0)
+                return r;
+        if (RAND_bytes(d->report_id, sizeof(d->report_id)) != 1)
+                return sim_log_errno(-EIO, "RAND_bytes() failed");
+        return 0;
+}
+
 static int cmd_serve(const Options *o) {
         static SimDaemon d = { .fw_lock = PTHREAD_MUTEX_INITIALIZER };
         char dir[PATH_MAX], mnt[PATH_MAX], sock[PATH_MAX], pid[PATH_MAX], portf[PATH_MAX];
@@ -399,14 +415,9 @@ static int cmd_serve(const Options *o) {
         SimPlatform p;
         int r;
 
-        if (!realpath(o->dir, dir))
-                return sim_log_errno(-errno, "Cannot resolve %s", o->dir);
-        d.dir = dir;
-        r = sim_platform_load(dir, &p); /* fail early on a broken platform.conf */
+        r = daemon_prepare(o, &d, dir, &p);
         if (r < 0)
                 return r;
-        if (RAND_bytes(d.report_id, sizeof(d.report_id)) != 1)
-                return sim_log_errno(-EIO, "RAND_bytes() failed");
         if (sim_path_join(mnt, sizeof(mnt), dir, TSM_MOUNT) < 0 ||
             sim_path_join(sock, sizeof(sock), dir, SIM_PROTO_SOCKET) < 0 ||
             sim_path_join(pid, sizeof(pid), dir, PID_FILE) < 0 ||
@@ -458,14 +469,9 @@ static int cmd_qemu_tpm(const Options *o) {
 
         if (!o->listen || !o->swtpm_ctrl)
                 return sim_log_errno(-EINVAL, "--listen and --swtpm-ctrl are required");
-        if (!realpath(o->dir, dir))
-                return sim_log_errno(-errno, "Cannot resolve %s", o->dir);
-        d.dir = dir;
-        r = sim_platform_load(dir, &p); /* fail early on a broken platform.conf */
+        r = daemon_prepare(o, &d, dir, &p);
         if (r < 0)
                 return r;
-        if (RAND_bytes(d.report_id, sizeof(d.report_id)) != 1)
-                return sim_log_errno(-EIO, "RAND_bytes() failed");
         return sim_qemutpm_run(&d, o->listen, o->swtpm_ctrl, o->azure);
 }
 
