@@ -284,7 +284,7 @@ class Guest:
         self.send("echo '@@B''%s'; ( %s ) 2>&1; echo \"@@E\"\"%s $?\"\n" % (tag, cmd, tag))
         self.expect(r"@@B%s\r?\n" % tag, timeout, what="start of: " + cmd)
         start = self.pos
-        _, m = self.expect(r"@@E%s (\d+)" % tag, timeout, what="end of: " + cmd)
+        _, m = self.expect(r"@@E%s (\d+)\r?\n" % tag, timeout, what="end of: " + cmd)
         out = self.buf[start:m.start()].decode(errors="replace").replace("\r\n", "\n")
         return int(m.group(1)), out
 
