@@ -143,6 +143,23 @@ static bool json_fast_literal(JsonFast *f, const char *word, json_object **ret) 
         return true;
 }
 
+/* After a member of an object or an element of an array: 1 at its closing character (consumed),
+ * 0 at a ',' (consumed, with the white space after it), -1 at anything else or the end. */
+static int json_fast_after_member(JsonFast *f, char close) {
+        json_fast_ws(f);
+        if (f->p >= f->end)
+                return -1;
+        if (*f->p == close) {
+                f->p++;
+                return 1;
+        }
+        if (*f->p != ',')
+                return -1;
+        f->p++;
+        json_fast_ws(f);
+        return 0;
+}
+
 static bool json_fast_object(JsonFast *f, int level, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
@@ -178,18 +195,15 @@ static bool json_fast_object(JsonFast *f, int level, json_object **ret) {
                         json_object_put(v);
                         return false;
                 }
-                json_fast_ws(f);
-                if (f->p >= f->end)
-                        return false;
-                if (*f->p == '}') {
-                        f->p++;
+                switch (json_fast_after_member(f, '}')) {
+                case 1:
                         *ret = TAKE_PTR(o);
                         return true;
-                }
-                if (*f->p != ',')
+                case 0:
+                        continue;
+                default:
                         return false;
-                f->p++;
-                json_fast_ws(f);
+                }
         }
 }
 
@@ -213,18 +227,15 @@ static bool json_fast_array(JsonFast *f, int level, json_object **ret) {
                         json_object_put(v);
                         return false;
                 }
-                json_fast_ws(f);
-                if (f->p >= f->end)
-                        return false;
-                if (*f->p == ']') {
-                        f->p++;
+                switch (json_fast_after_member(f, ']')) {
+                case 1:
                         *ret = TAKE_PTR(a);
                         return true;
-                }
-                if (*f->p != ',')
+                case 0:
+                        continue;
+                default:
                         return false;
-                f->p++;
-                json_fast_ws(f);
+                }
         }
 }
 
